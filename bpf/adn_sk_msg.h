@@ -1,0 +1,360 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * The socket-level programs of a chain: a cgroup sock_ops program that puts
+ * the service's TCP sockets into adn_socks, and an sk_msg program that runs
+ * the chain on every frame a socket sends. Included last by every chain,
+ * after it has defined:
+ *
+ *   ADN_N_ELEMENTS
+ *   int adn_chain_request(struct adn_frame *f, __u32 *at);
+ *   int adn_chain_response(struct adn_frame *f, __u32 from);
+ *
+ * How verdicts are given (kernel facts measured on Linux 6.18, see
+ * docs/kernel-notes.md):
+ *  - One verdict per sendmsg when every frame in it passes: the program walks
+ *    all frames of the message and returns SK_PASS once.
+ *  - SK_DROP would make every later send on the socket fail, so a dropped
+ *    request is turned in place into its error reply (kind=response,
+ *    status, ADN_F_NET_REPLY) and redirected to the sender's own socket with
+ *    BPF_F_INGRESS: the client reads the reply, the server never sees it.
+ *  - A redirect sticks to the rest of the same sendmsg (the kernel keeps the
+ *    message's redirect target and maps a later SK_PASS to it). After a
+ *    redirect that leaves bytes of the message, the socket is flagged and
+ *    later runs give explicit verdicts: passing frames are redirected to the
+ *    sender's own socket without BPF_F_INGRESS, which sends them on.
+ *  - A frame whose parsed prefix is split across sends is waited for with
+ *    bpf_msg_cork_bytes; a frame whose body continues in a later send is
+ *    covered by bpf_msg_apply_bytes reaching past the end of this message.
+ */
+#ifndef ADN_SK_MSG_H
+#define ADN_SK_MSG_H
+
+#ifndef ADN_MAX_FRAMES
+#define ADN_MAX_FRAMES 64 /* frames walked per run; the rest in the next run */
+#endif
+
+/* Per-socket state of the sk_msg program. */
+struct adn_sock_state {
+	__u32 explicit_verdicts; /* a redirect happened earlier in this sendmsg */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct adn_sock_state);
+} adn_sk_state SEC(".maps");
+
+static __always_inline void adn_key_from_ops(const struct bpf_sock_ops *ops,
+					     struct adn_sock_key *k)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	k->family = ops->family;
+	if (ops->family == AF_INET) {
+		k->local_ip[0] = ops->local_ip4;
+		k->remote_ip[0] = ops->remote_ip4;
+	} else {
+		k->local_ip[0] = ops->local_ip6[0];
+		k->local_ip[1] = ops->local_ip6[1];
+		k->local_ip[2] = ops->local_ip6[2];
+		k->local_ip[3] = ops->local_ip6[3];
+		k->remote_ip[0] = ops->remote_ip6[0];
+		k->remote_ip[1] = ops->remote_ip6[1];
+		k->remote_ip[2] = ops->remote_ip6[2];
+		k->remote_ip[3] = ops->remote_ip6[3];
+	}
+	k->local_port = ops->local_port;
+	k->remote_port = ops->remote_port;
+}
+
+static __always_inline void adn_key_from_msg(const struct sk_msg_md *msg,
+					     struct adn_sock_key *k)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	k->family = msg->family;
+	if (msg->family == AF_INET) {
+		k->local_ip[0] = msg->local_ip4;
+		k->remote_ip[0] = msg->remote_ip4;
+	} else {
+		k->local_ip[0] = msg->local_ip6[0];
+		k->local_ip[1] = msg->local_ip6[1];
+		k->local_ip[2] = msg->local_ip6[2];
+		k->local_ip[3] = msg->local_ip6[3];
+		k->remote_ip[0] = msg->remote_ip6[0];
+		k->remote_ip[1] = msg->remote_ip6[1];
+		k->remote_ip[2] = msg->remote_ip6[2];
+		k->remote_ip[3] = msg->remote_ip6[3];
+	}
+	k->local_port = msg->local_port;
+	k->remote_port = msg->remote_port;
+}
+
+SEC("sockops")
+int adn_sockops(struct bpf_sock_ops *ops)
+{
+	struct adn_sock_key key;
+	struct adn_cfg *cfg;
+	__u32 zero = 0, op = ops->op;
+	int ours;
+
+	if (op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB &&
+	    op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
+		return 1;
+	if (ops->family != AF_INET && ops->family != AF_INET6)
+		return 1;
+	cfg = bpf_map_lookup_elem(&adn_cfg, &zero);
+	if (!cfg || !cfg->port)
+		return 1;
+	/* remote_port is in network byte order, local_port in host order */
+	if (op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
+		ours = bpf_ntohl(ops->remote_port) == cfg->port;
+	else
+		ours = ops->local_port == cfg->port;
+	if (!ours)
+		return 1;
+	adn_key_from_ops(ops, &key);
+	if (bpf_sock_hash_update(ops, &adn_socks, &key, BPF_NOEXIST) == 0)
+		ADN_COUNT(sockets);
+	return 1;
+}
+
+/* The verifier gives a packet pointer no range once its variable offset may
+ * exceed 0xffff (MAX_PACKET_OFF): data further into the message than this
+ * is pulled to the front first. */
+#define ADN_MSG_REL_MAX 0x7fff
+
+/* Make bytes [off, off+len) of the message linear and return their offset
+ * from msg->data, or -1 if the message is shorter. *base is the message
+ * offset that msg->data points at (0 until the first pull). Callers re-check
+ * the bounds right where they access the data: a pointer returned through a
+ * helper loses its verified range when clang merges the two paths. */
+static __always_inline long adn_msg_linear(struct sk_msg_md *msg, __u32 off,
+					   const __u32 len, __u32 *base)
+{
+	void *data = (void *)(long)msg->data;
+	void *end = (void *)(long)msg->data_end;
+
+	if (off >= *base && off - *base <= ADN_MSG_REL_MAX &&
+	    data + (off - *base) + len <= end)
+		return off - *base;
+	if (bpf_msg_pull_data(msg, off, off + len, 0))
+		return -1;
+	*base = off;
+	return 0;
+}
+
+/* Copy len bytes at message offset off to buf. */
+static __always_inline int adn_msg_copy(struct sk_msg_md *msg, __u32 off,
+					void *buf, const __u32 len, __u32 *base)
+{
+	long rel = adn_msg_linear(msg, off, len, base);
+	void *data, *end;
+
+	/* Hide rel from clang: it would otherwise reuse the bounds check in
+	 * adn_msg_linear and drop ours, which the verifier needs here. */
+	asm volatile("" : "+r"(rel));
+	if (rel < 0 || rel > ADN_MSG_REL_MAX)
+		return -1;
+	data = (void *)(long)msg->data + rel;
+	end = (void *)(long)msg->data_end;
+	if (data + len > end)
+		return -1;
+	__builtin_memcpy(buf, data, len);
+	return 0;
+}
+
+/* Rewrite kind, status and flags of the frame header at message offset off. */
+static __always_inline int adn_msg_write_hdr(struct sk_msg_md *msg, __u32 off,
+					     __u32 *base, __u8 kind, __u8 status, __u16 flags)
+{
+	long rel = adn_msg_linear(msg, off, ADN_HDR_LEN, base);
+	struct adn_hdr *h;
+	void *end;
+
+	/* Hide rel from clang: it would otherwise reuse the bounds check in
+	 * adn_msg_linear and drop ours, which the verifier needs here. */
+	asm volatile("" : "+r"(rel));
+	if (rel < 0 || rel > ADN_MSG_REL_MAX)
+		return -1;
+	h = (void *)(long)msg->data + rel;
+	end = (void *)(long)msg->data_end;
+	if ((void *)(h + 1) > end)
+		return -1;
+	h->kind = kind;
+	h->status = status;
+	h->flags = flags;
+	return 0;
+}
+
+/* Turn the request at off into the network's reply to it, in place. */
+static __always_inline int adn_msg_make_reply(struct sk_msg_md *msg, __u32 off,
+					      __u32 *base, struct adn_frame *f,
+					      __u8 status)
+{
+	f->hdr.kind = ADN_KIND_RESPONSE;
+	f->hdr.status = status;
+	f->hdr.flags |= ADN_F_NET_REPLY;
+	return adn_msg_write_hdr(msg, off, base, f->hdr.kind, f->hdr.status, f->hdr.flags);
+}
+
+/* Send the first bytes of the message on the socket's own connection. */
+static __always_inline int adn_msg_pass(struct sk_msg_md *msg,
+					struct adn_sock_state *st)
+{
+	struct adn_sock_key self;
+
+	if (!st || !st->explicit_verdicts)
+		return SK_PASS;
+	ADN_COUNT(explicit_runs);
+	adn_key_from_msg(msg, &self);
+	return bpf_msg_redirect_hash(msg, &adn_socks, &self, 0);
+}
+
+/* Deliver the first bytes of the message back to the sender as received data. */
+static __always_inline int adn_msg_bounce(struct sk_msg_md *msg)
+{
+	struct adn_sock_key self;
+
+	adn_key_from_msg(msg, &self);
+	return bpf_msg_redirect_hash(msg, &adn_socks, &self, BPF_F_INGRESS);
+}
+
+enum adn_walk_end {
+	ADN_WALK_ALL,     /* every frame walked passes */
+	ADN_WALK_PARTIAL, /* stopped at a frame whose prefix is not all here */
+	ADN_WALK_DROP,    /* stopped at a request an element dropped */
+	ADN_WALK_REPLY,   /* stopped at a network reply (made by this or an earlier run) */
+	ADN_WALK_BAD,     /* stopped at an impossible header */
+};
+
+/* State of one run of the sk_msg program over the frames of a message. */
+struct adn_walk {
+	struct sk_msg_md *msg;
+	__u32 size; /* bytes in the message */
+	__u32 off;  /* start of the next frame: frames before it pass */
+	__u32 base; /* message offset msg->data points at */
+	__u32 len;  /* length of the frame the walk stopped at */
+	__u32 need; /* ADN_WALK_PARTIAL: bytes to wait for */
+	enum adn_walk_end end;
+};
+
+/* One frame: run the chain on it; 0 to go on to the next, 1 to stop.
+ * Called through bpf_loop so that the verifier checks it once, not once
+ * per frame (an unrolled walk of 64 frames exceeds the 1M-insn limit). */
+static int adn_walk_frame(__u32 i, void *ctx)
+{
+	struct adn_walk *w = ctx;
+	struct sk_msg_md *msg = w->msg;
+	struct adn_frame f;
+	__u32 off = w->off, len, at = 0;
+	int status;
+
+	if (off >= w->size)
+		return 1;
+	if (w->size - off < ADN_HDR_LEN) {
+		w->need = ADN_HDR_LEN;
+		w->end = ADN_WALK_PARTIAL;
+		return 1;
+	}
+	if (adn_msg_copy(msg, off, &f.hdr, ADN_HDR_LEN, &w->base))
+		goto bad;
+	len = f.hdr.len;
+	w->len = len;
+	if (len < ADN_FRAME_MIN || len > ADN_FRAME_MAX ||
+	    f.hdr.kind > ADN_KIND_RESPONSE)
+		goto bad;
+
+	if (f.hdr.kind == ADN_KIND_RESPONSE) {
+		if (f.hdr.flags & ADN_F_NET_REPLY) {
+			w->end = ADN_WALK_REPLY;
+			return 1;
+		}
+		ADN_COUNT(responses);
+		status = adn_chain_response(&f, ADN_N_ELEMENTS);
+		if (status) {
+			if (adn_msg_write_hdr(msg, off, &w->base, f.hdr.kind,
+					      status, f.hdr.flags))
+				goto bad;
+			ADN_COUNT(rewritten);
+		}
+		w->off = off + len;
+		return 0;
+	}
+
+	/* A request: the elements need the header and the network fields. */
+	if (len < ADN_FRAME_PREFIX)
+		goto bad;
+	if (w->size - off < ADN_FRAME_PREFIX) {
+		w->need = ADN_FRAME_PREFIX;
+		w->end = ADN_WALK_PARTIAL;
+		return 1;
+	}
+	if (adn_msg_copy(msg, off, &f, ADN_FRAME_PREFIX, &w->base))
+		goto bad;
+	ADN_COUNT(requests);
+	status = adn_chain_request(&f, &at);
+	if (!status) {
+		w->off = off + len;
+		return 0;
+	}
+	ADN_COUNT(dropped);
+	if (adn_msg_make_reply(msg, off, &w->base, &f, status))
+		goto bad;
+	/* The elements before the one that dropped it see the reply, as
+	 * they would see a server's response (a log records it once). */
+	adn_chain_response(&f, at);
+	w->end = off ? ADN_WALK_DROP : ADN_WALK_REPLY;
+	return 1;
+bad:
+	w->end = ADN_WALK_BAD;
+	return 1;
+}
+
+SEC("sk_msg")
+int adn_msg(struct sk_msg_md *msg)
+{
+	struct adn_walk w = { .msg = msg, .size = msg->size };
+	struct adn_sock_state *st;
+
+	ADN_COUNT(msgs);
+	st = bpf_sk_storage_get(&adn_sk_state, msg->sk, 0,
+				BPF_SK_STORAGE_GET_F_CREATE);
+	bpf_loop(ADN_MAX_FRAMES, adn_walk_frame, &w, 0);
+
+	if (w.off) {
+		/* Frames [0, off) pass. off may reach past this message when the
+		 * last frame's body continues in the next send. */
+		int verdict;
+
+		if (w.off != w.size)
+			bpf_msg_apply_bytes(msg, w.off);
+		verdict = adn_msg_pass(msg, st);
+		if (st && w.off >= w.size)
+			st->explicit_verdicts = 0;
+		return verdict;
+	}
+
+	switch (w.end) {
+	case ADN_WALK_REPLY:
+		/* The first frame is the network's reply to a dropped request:
+		 * back to the sender. Later frames of this send need explicit
+		 * verdicts, the redirect would stick to them. */
+		bpf_msg_apply_bytes(msg, w.len);
+		if (st)
+			st->explicit_verdicts = w.len < w.size;
+		return adn_msg_bounce(msg);
+	case ADN_WALK_PARTIAL:
+		ADN_COUNT(corked);
+		bpf_msg_cork_bytes(msg, w.need);
+		return SK_PASS;
+	case ADN_WALK_BAD:
+		/* The byte stream has lost its frame boundaries: nothing after
+		 * this point can be checked, so the socket may send no more. */
+		ADN_COUNT(malformed);
+		return SK_DROP;
+	default:
+		return SK_PASS; /* empty message */
+	}
+}
+
+#endif /* ADN_SK_MSG_H */

@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * The paper's chain (logging, ACL, fault injection) for examples/kv/kv.adn,
+ * written by hand. Two jobs:
+ *  - the "hand-optimized" baseline that benchmarks compare adnc's output to;
+ *  - the model of the code adnc generates: same runtime headers, same maps,
+ *    same names, so the loader and adnctl treat both alike.
+ */
+#include "adn_bpf.h"
+
+/* Network fields of service kv: what the elements read, right after the
+ * 16-byte header. */
+struct adn_net {
+	char username[16];
+	char key[32];
+} __attribute__((packed));
+
+#include "adn_frame.h"
+
+enum kv_method {
+	KV_GET = 1,
+	KV_PUT = 2,
+};
+
+/* Parameters, one member per element parameter, changeable at run time. */
+struct adn_params {
+	adn_real_t fault__probability;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct adn_params);
+} adn_params SEC(".maps");
+
+/* logging.log: one record per request and per response. */
+struct adn_rec__logging__log {
+	adn_time_t time;
+	__u32 rpc_id;
+	enum kv_method method;
+	enum adn_kind kind;
+	enum adn_status status;
+	char user[16];
+	char key[32];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 23); /* 65536 records of 72 bytes, rounded up */
+} logging__log SEC(".maps");
+
+/* acl.ac_tab: username -> permission. */
+struct acl__ac_tab_key {
+	char username[16];
+};
+
+struct acl__ac_tab_val {
+	char permission[2];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct acl__ac_tab_key);
+	__type(value, struct acl__ac_tab_val);
+} acl__ac_tab SEC(".maps");
+
+static __always_inline struct adn_params *params(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&adn_params, &zero);
+}
+
+static __always_inline int logging_request(struct adn_frame *f)
+{
+	struct adn_rec__logging__log rec = {
+		.time = adn_now(),
+		.rpc_id = f->hdr.rpc_id,
+		.method = f->hdr.method,
+		.kind = f->hdr.kind,
+		.status = f->hdr.status,
+	};
+
+	__builtin_memcpy(rec.user, f->net.username, sizeof(rec.user));
+	__builtin_memcpy(rec.key, f->net.key, sizeof(rec.key));
+	ADN_LOG(logging__log, rec);
+	return 0;
+}
+
+static __always_inline int logging_response(struct adn_frame *f)
+{
+	struct adn_rec__logging__log rec = {
+		.time = adn_now(),
+		.rpc_id = f->hdr.rpc_id,
+		.method = f->hdr.method,
+		.kind = f->hdr.kind,
+		.status = f->hdr.status,
+	};
+
+	ADN_LOG(logging__log, rec);
+	return 0;
+}
+
+static __always_inline int acl_request(struct adn_frame *f)
+{
+	struct acl__ac_tab_val *row;
+
+	/* the key struct is the username itself: look up in place */
+	row = bpf_map_lookup_elem(&acl__ac_tab, f->net.username);
+	if (!row || row->permission[0] != 'W' || row->permission[1] != 0)
+		return ADN_PERMISSION_DENIED;
+	return 0;
+}
+
+static __always_inline int fault_request(struct adn_frame *f)
+{
+	struct adn_params *p = params();
+
+	if (p && adn_random() < p->fault__probability)
+		return ADN_ABORTED;
+	return 0;
+}
+
+#define ADN_N_ELEMENTS 3
+
+static __always_inline int adn_chain_request(struct adn_frame *f, __u32 *at)
+{
+	int s;
+
+	s = logging_request(f);
+	if (s) {
+		*at = 0;
+		return s;
+	}
+	s = acl_request(f);
+	if (s) {
+		*at = 1;
+		return s;
+	}
+	s = fault_request(f);
+	if (s) {
+		*at = 2;
+		return s;
+	}
+	return 0;
+}
+
+static __always_inline int adn_chain_response(struct adn_frame *f, __u32 from)
+{
+	/* only logging has a response side; it is element 0 */
+	if (from > 0)
+		logging_response(f);
+	return 0;
+}
+
+ADN_META("version=0\n"
+	 "chain=kv\n"
+	 "service=kv\n"
+	 "port=7070\n"
+	 "element=logging\n"
+	 "element=acl\n"
+	 "element=fault\n"
+	 "row=acl.ac_tab username=alice permission=W\n"
+	 "row=acl.ac_tab username=bob permission=R\n"
+	 "param=fault.probability=0.05\n"
+	 "log=logging.log\n");
+
+#include "adn_sk_msg.h"
+
+char LICENSE[] SEC("license") = "GPL";

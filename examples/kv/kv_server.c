@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kv-server: the example key-value service. An in-memory map from key to
+ * value, served over the adn RPC library. It counts the requests its
+ * handler saw per user and, at SIGTERM/SIGINT, writes them as JSON, so
+ * tests can prove that a denied user's RPCs never reached it.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "adn_rpc.h"
+#include "kv_rpc.h"
+
+#define MAX_KEYS (1u << 20)
+#define MAX_USERS (1u << 16)
+
+/* A small chained hash table keyed by up to 32 bytes; used both for the
+ * store (key -> value) and for the per-user counters. */
+struct entry {
+	struct entry *next;
+	uint8_t klen;
+	char key[32];
+	uint64_t count;   /* users */
+	void *value;      /* store */
+	uint32_t vlen;
+};
+
+struct table {
+	struct entry **buckets;
+	size_t nbuckets, n, max;
+};
+
+static uint32_t hash_bytes(const char *p, size_t n)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)p[i]) * 16777619u;
+	return h;
+}
+
+static bool table_grow(struct table *t)
+{
+	size_t nb = t->nbuckets ? t->nbuckets * 2 : 1024;
+	struct entry **b = calloc(nb, sizeof(*b));
+	if (!b)
+		return false;
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		for (struct entry *e = t->buckets[i], *next; e; e = next) {
+			next = e->next;
+			size_t j = hash_bytes(e->key, e->klen) & (nb - 1);
+			e->next = b[j];
+			b[j] = e;
+		}
+	}
+	free(t->buckets);
+	t->buckets = b;
+	t->nbuckets = nb;
+	return true;
+}
+
+/* The entry for key (klen <= 32), created if create is set; NULL if absent
+ * or if the table is full or out of memory. */
+static struct entry *table_get(struct table *t, const char *key, size_t klen, bool create)
+{
+	if (t->nbuckets) {
+		struct entry *e = t->buckets[hash_bytes(key, klen) & (t->nbuckets - 1)];
+		for (; e; e = e->next)
+			if (e->klen == klen && !memcmp(e->key, key, klen))
+				return e;
+	}
+	if (!create || t->n >= t->max)
+		return NULL;
+	if (t->n >= t->nbuckets && !table_grow(t))
+		return NULL;
+	struct entry *e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->klen = (uint8_t)klen;
+	memcpy(e->key, key, klen);
+	size_t j = hash_bytes(key, klen) & (t->nbuckets - 1);
+	e->next = t->buckets[j];
+	t->buckets[j] = e;
+	t->n++;
+	return e;
+}
+
+struct kv_state {
+	struct table store, users;
+	uint64_t handled, invalid;
+};
+
+static void count_user(struct kv_state *kv, const char username[16])
+{
+	struct entry *u = table_get(&kv->users, username, strnlen(username, 16), true);
+	if (u)
+		u->count++;
+	kv->handled++;
+}
+
+static int handle_get(struct kv_state *kv, const void *req, size_t len, void *resp,
+		      size_t cap, size_t *resp_len)
+{
+	struct kv_get_request in;
+	if (kv_get_request_decode(&in, req, len)) {
+		kv->invalid++;
+		return ADN_INVALID_ARGUMENT;
+	}
+	count_user(kv, in.username);
+	struct entry *e = table_get(&kv->store, in.key, strnlen(in.key, 32), false);
+	struct kv_get_response out = { .found = e != NULL };
+	if (e)
+		out.value = (struct adn_bytes){ .ptr = e->value, .len = e->vlen };
+	long n = kv_get_response_encode(&out, resp, cap);
+	if (n < 0)
+		return ADN_RESOURCE_EXHAUSTED;
+	*resp_len = (size_t)n;
+	return ADN_OK;
+}
+
+static int handle_put(struct kv_state *kv, const void *req, size_t len, void *resp,
+		      size_t cap, size_t *resp_len)
+{
+	struct kv_put_request in;
+	if (kv_put_request_decode(&in, req, len)) {
+		kv->invalid++;
+		return ADN_INVALID_ARGUMENT;
+	}
+	count_user(kv, in.username);
+	struct entry *e = table_get(&kv->store, in.key, strnlen(in.key, 32), true);
+	if (!e)
+		return ADN_RESOURCE_EXHAUSTED;
+	void *copy = malloc(in.value.len ? in.value.len : 1);
+	if (!copy)
+		return ADN_RESOURCE_EXHAUSTED;
+	memcpy(copy, in.value.ptr, in.value.len);
+	free(e->value);
+	e->value = copy;
+	e->vlen = in.value.len;
+	struct kv_put_response out = { .ok = 1 };
+	long n = kv_put_response_encode(&out, resp, cap);
+	if (n < 0)
+		return ADN_INTERNAL;
+	*resp_len = (size_t)n;
+	return ADN_OK;
+}
+
+static int kv_handler(void *user, uint16_t method, const void *req, size_t len,
+		      void *resp, size_t cap, size_t *resp_len)
+{
+	switch (method) {
+	case KV_GET:
+		return handle_get(user, req, len, resp, cap, resp_len);
+	case KV_PUT:
+		return handle_put(user, req, len, resp, cap, resp_len);
+	default:
+		return ADN_UNIMPLEMENTED;
+	}
+}
+
+/* A JSON string; bytes outside printable ASCII become \u00XX so that any
+ * username (CHAR(16) is raw bytes) gives valid JSON. */
+static void json_string(FILE *f, const char *s, size_t n)
+{
+	fputc('"', f);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20 || ch >= 0x7f)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+static int by_name(const void *a, const void *b)
+{
+	const struct entry *x = *(const struct entry *const *)a;
+	const struct entry *y = *(const struct entry *const *)b;
+	int c = memcmp(x->key, y->key, x->klen < y->klen ? x->klen : y->klen);
+	return c ? c : (int)x->klen - (int)y->klen;
+}
+
+static void write_stats(FILE *f, const struct kv_state *kv)
+{
+	struct entry **users = calloc(kv->users.n ? kv->users.n : 1, sizeof(*users));
+	size_t n = 0;
+
+	for (size_t i = 0; users && i < kv->users.nbuckets; i++)
+		for (struct entry *e = kv->users.buckets[i]; e; e = e->next)
+			users[n++] = e;
+	if (users)
+		qsort(users, n, sizeof(*users), by_name);
+	fprintf(f, "{\"handled\": %llu, \"invalid\": %llu, \"by_user\": {",
+		(unsigned long long)kv->handled, (unsigned long long)kv->invalid);
+	for (size_t i = 0; i < n; i++) {
+		fputs(i ? ", " : "", f);
+		json_string(f, users[i]->key, users[i]->klen);
+		fprintf(f, ": %llu", (unsigned long long)users[i]->count);
+	}
+	fputs("}}\n", f);
+	free(users);
+}
+
+/* Writes to a temporary file renamed into place, so a reader never sees
+ * half a file. */
+static int save_stats(const char *path, const struct kv_state *kv)
+{
+	if (!path) {
+		write_stats(stderr, kv);
+		return 0;
+	}
+	char tmp[4096];
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+		fprintf(stderr, "kv-server: stats file path too long\n");
+		return -1;
+	}
+	FILE *f = fopen(tmp, "w");
+	if (!f) {
+		fprintf(stderr, "kv-server: cannot write %s: %s\n", tmp, strerror(errno));
+		return -1;
+	}
+	write_stats(f, kv);
+	if (fclose(f) || rename(tmp, path)) {
+		fprintf(stderr, "kv-server: cannot write %s: %s\n", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: kv-server [--listen ADDR] [--port N] [--stats-file PATH]\n"
+		"  --listen ADDR      address to listen on (default 0.0.0.0)\n"
+		"  --port N           TCP port (default %d; 0 picks a free one)\n"
+		"  --stats-file PATH  at SIGTERM/SIGINT write {\"handled\": N, \"by_user\": {...}}\n"
+		"                     there (default: stderr)\n",
+		KV_PORT);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "stats-file", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *listen_addr = NULL, *stats_path = NULL;
+	unsigned long port = KV_PORT;
+	int opt;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		char *end;
+		switch (opt) {
+		case 'l':
+			listen_addr = optarg;
+			break;
+		case 'p':
+			errno = 0;
+			port = strtoul(optarg, &end, 10);
+			if (errno || *end || !*optarg || port > 65535 || optarg[0] == '-') {
+				fprintf(stderr, "kv-server: --port: '%s' is not a port number (0..65535)\n",
+					optarg);
+				return 1;
+			}
+			break;
+		case 's':
+			stats_path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			fprintf(stderr, "kv-server: unknown option '%s', or its value is missing "
+					"(see --help)\n", argv[optind - 1]);
+			return 1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "kv-server: unexpected argument '%s' (see --help)\n", argv[optind]);
+		return 1;
+	}
+
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct kv_state kv = { .store.max = MAX_KEYS, .users.max = MAX_USERS };
+	char err[256];
+	struct adn_server *srv = adn_server_listen(listen_addr, (uint16_t)port, kv_handler,
+						   &kv, err, sizeof(err));
+	if (!srv) {
+		fprintf(stderr, "kv-server: %s\n", err);
+		return 1;
+	}
+	printf("kv-server: listening on %s:%u\n", listen_addr && *listen_addr ? listen_addr : "0.0.0.0",
+	       adn_server_port(srv));
+	fflush(stdout);
+
+	int rc = adn_server_run(srv, &stop);
+	if (rc < 0)
+		fprintf(stderr, "kv-server: %s\n", strerror(-rc));
+	adn_server_close(srv);
+	if (save_stats(stats_path, &kv))
+		return 1;
+	return rc < 0 ? 1 : 0;
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/* adn-load: attach, detach and inspect compiled chains. */
+#ifndef ADN_LOADER_H
+#define ADN_LOADER_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+/* Exit codes (docs/loader.md). */
+enum {
+	EXIT_OK = 0,
+	EXIT_USAGE = 1,
+	EXIT_RUNTIME = 2,
+};
+
+int cmd_attach(int argc, char **argv);
+int cmd_detach(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+
+/* "adn-load: <cmd>: <message>" on stderr. */
+void loader_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* libbpf messages: kept in a buffer (and echoed with --verbose) so that a
+ * failed load can show the verifier's log. */
+void libbpf_log_capture(bool verbose);
+/* Prints the tail of the last verifier log on stderr; false if none. */
+bool libbpf_log_print_verifier_tail(FILE *out, int max_lines);
+/* The last warning line libbpf printed, or "". */
+const char *libbpf_log_last_warning(void);
+
+/* Removes chain's pins after detaching its programs; used by detach and
+ * by attach to undo a failed attach. Returns 0 or -errno (message in err). */
+struct adn_err;
+int chain_teardown(const char *chain, bool wait_for_release, struct adn_err *err);
+
+#endif

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/* adn-load: attach a compiled adn chain to cgroups, detach it, show it. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "loader.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: adn-load COMMAND [OPTIONS]\n"
+		"\n"
+		"Commands:\n"
+		"  attach --cgroup PATH [--cgroup PATH ...] [--port N] [--name CHAIN] OBJ\n"
+		"                       load a chain built by adnc and attach it\n"
+		"  detach CHAIN         detach a chain and remove its pins\n"
+		"  status [CHAIN] [--json]\n"
+		"                       show programs, cgroups, maps and counters\n"
+		"\n"
+		"Pins live under /sys/fs/bpf/adn/<chain>/. Run `adn-load COMMAND --help`\n"
+		"for the options of a command.\n"
+		"\n"
+		"Exit status: 0 ok, 1 usage error, 2 runtime failure.\n");
+}
+
+void loader_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "adn-load: %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(int, char **);
+	} cmds[] = {
+		{ "attach", cmd_attach },
+		{ "detach", cmd_detach },
+		{ "status", cmd_status },
+		{ "show", cmd_status },
+	};
+
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(argv[1], cmds[i].name))
+			return cmds[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "adn-load: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * adn RPC library: length-prefixed frames (headers/adn_wire.h) over TCP.
+ *
+ * One thread, non-blocking sockets, epoll. A client keeps many calls
+ * outstanding on one or several connections; every frame queued since the
+ * last flush leaves in ONE send() per connection per poll, because the
+ * sk_msg program of the chain runs once per sendmsg. A server answers
+ * each request through a handler and batches its responses the same way.
+ *
+ * Neither object is thread-safe: use each from one thread.
+ * See docs/rpc-library.md for a guide.
+ */
+#ifndef ADN_RPC_H
+#define ADN_RPC_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "adn_wire.h"
+
+/* ---- frames ---------------------------------------------------------- */
+
+/* Write / read the 16-byte little-endian header at buf. */
+void adn_hdr_encode(const struct adn_hdr *h, void *buf);
+void adn_hdr_decode(struct adn_hdr *h, const void *buf);
+
+/* NULL if the header is acceptable (len in ADN_FRAME_MIN..ADN_FRAME_MAX and
+ * kind == want_kind), else a short reason, e.g. "length 3 below 16". */
+const char *adn_hdr_invalid(const struct adn_hdr *h, unsigned want_kind);
+
+/* "OK", "PERMISSION_DENIED", ... (gRPC names); "UNKNOWN_STATUS" otherwise. */
+const char *adn_status_name(int status);
+
+/* Set by the library (never on the wire) in the flags given to a reply
+ * callback when no reply arrived: the connection broke (ADN_UNAVAILABLE)
+ * or the call's deadline passed (ADN_DEADLINE_EXCEEDED). */
+#define ADN_RPC_F_LOCAL 0x8000u
+
+/* ---- client ---------------------------------------------------------- */
+
+struct adn_client;
+
+/* Called once per call, from adn_client_poll(). body/len are the response
+ * body (valid only during the call) when status == ADN_OK, else NULL/0:
+ * the body of a non-OK reply is not meaningful (for a network-made reply,
+ * ADN_F_NET_REPLY in flags, it is still the request's body). The callback
+ * may issue new calls; it must not close the client. */
+typedef void (*adn_reply_fn)(void *user, uint32_t rpc_id, int status,
+			     uint16_t flags, const void *body, size_t len);
+
+/* Connects nconns (1..1024) TCP connections to host:port (name or address,
+ * IPv4 or IPv6). layout goes into every request header (low 16 bits of the
+ * service's layout hash). On failure returns NULL with a one-line reason
+ * in err. */
+struct adn_client *adn_client_open(const char *host, uint16_t port,
+				   unsigned nconns, uint16_t layout,
+				   char *err, size_t errlen);
+
+/* Queues one request (body of len bytes, copied) on the next live
+ * connection, round-robin. Returns its rpc_id (>= 1), or -EMSGSIZE (body
+ * over ADN_FRAME_MAX - 16), -ENOTCONN (every connection is broken),
+ * -ENOBUFS (too much queued), -EINVAL, -ENOMEM. The request is sent by
+ * the next adn_client_poll(). */
+long adn_client_call(struct adn_client *c, uint16_t method, const void *body,
+		     size_t len, adn_reply_fn fn, void *user);
+
+/* Sends what is queued, waits up to timeout_ms (-1: until something
+ * happens, 0: not at all) for replies, runs their callbacks and expires
+ * deadlines. Returns the number of calls completed (0 at once if none is
+ * outstanding, 0 on EINTR), or -errno if epoll itself failed. A broken
+ * connection is not an error here: its calls complete with
+ * ADN_UNAVAILABLE and adn_client_error() says why. */
+int adn_client_poll(struct adn_client *c, int timeout_ms);
+
+/* Calls issued and not yet completed. */
+size_t adn_client_outstanding(const struct adn_client *c);
+
+/* Deadline for calls issued from now on; 0 (the default) means none. */
+void adn_client_set_timeout(struct adn_client *c, unsigned timeout_ms);
+
+/* Connections still usable. */
+unsigned adn_client_live_conns(const struct adn_client *c);
+
+struct adn_client_stats {
+	uint64_t calls;           /* accepted by adn_client_call */
+	uint64_t completed;       /* callbacks run */
+	uint64_t sends;           /* send() system calls made */
+	uint64_t unknown_replies; /* responses with no matching outstanding call */
+	uint64_t malformed;       /* connections closed for a malformed frame */
+	uint64_t conns_broken;    /* connections lost, whatever the cause */
+	uint64_t timeouts;        /* calls completed with DEADLINE_EXCEEDED */
+};
+void adn_client_get_stats(const struct adn_client *c,
+			  struct adn_client_stats *st);
+
+/* Last connection problem, "" if none. */
+const char *adn_client_error(const struct adn_client *c);
+
+/* Closes the connections. Calls still outstanding are dropped without
+ * their callbacks. */
+void adn_client_close(struct adn_client *c);
+
+/* ---- server ---------------------------------------------------------- */
+
+struct adn_server;
+
+/* Answers one request. Write at most resp_cap bytes of response body to
+ * resp_body, set *resp_len, return a status (ADN_OK, ...). The library
+ * writes the header (same rpc_id, method and layout as the request,
+ * kind = ADN_KIND_RESPONSE, the status). A non-OK response carries no
+ * body; a status outside 0..ADN_STATUS_MAX or *resp_len > resp_cap turns
+ * into ADN_INTERNAL. req_body is valid only during the call. */
+typedef int (*adn_handler_fn)(void *user, uint16_t method,
+			      const void *req_body, size_t req_len,
+			      void *resp_body, size_t resp_cap,
+			      size_t *resp_len);
+
+/* Listens on addr (NULL or "" for every IPv4 address; a name, IPv4 or IPv6
+ * address) and port (0: an ephemeral port, see adn_server_port()). NULL
+ * with a one-line reason in err on failure. */
+struct adn_server *adn_server_listen(const char *addr, uint16_t port,
+				     adn_handler_fn fn, void *user,
+				     char *err, size_t errlen);
+
+/* The port actually bound. */
+uint16_t adn_server_port(const struct adn_server *s);
+
+/* One round: accept, read requests, run the handler, send responses (one
+ * send() per connection). Waits up to timeout_ms. Returns the number of
+ * requests answered, -EINTR if a signal came, or another -errno. */
+int adn_server_poll(struct adn_server *s, int timeout_ms);
+
+/* Polls until *stop becomes non-zero (checked at least every 100 ms and
+ * after each signal). Returns 0, or -errno if epoll failed. */
+int adn_server_run(struct adn_server *s, volatile sig_atomic_t *stop);
+
+struct adn_server_stats {
+	uint64_t accepted;  /* connections accepted */
+	uint64_t closed;    /* connections closed, whatever the cause */
+	uint64_t requests;  /* requests answered */
+	uint64_t malformed; /* connections closed for a malformed frame */
+	uint64_t sends;     /* send() system calls made */
+	uint64_t active;    /* connections open now */
+};
+void adn_server_get_stats(const struct adn_server *s,
+			  struct adn_server_stats *st);
+
+/* Last problem seen (accept failure, malformed frame...), "" if none. */
+const char *adn_server_error(const struct adn_server *s);
+
+void adn_server_close(struct adn_server *s);
+
+#endif /* ADN_RPC_H */

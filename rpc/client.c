@@ -1,0 +1,445 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The RPC client: pipelined calls over one or several connections.
+ *
+ * Outstanding calls live in a power-of-two slot table indexed by
+ * rpc_id & mask, so issuing and completing a call allocates nothing once
+ * the table and the buffers have grown to the working-set size.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "rpc_internal.h"
+
+#define MAX_CONNS 1024u
+#define FIRST_SLOTS 256u
+#define MAX_SLOTS (1u << 20)
+#define OUT_LIMIT ((size_t)64 << 20) /* queued bytes per connection */
+#define READS_PER_EVENT 16
+
+struct call_slot {
+	uint32_t rpc_id;
+	uint32_t conn;
+	bool used;
+	adn_reply_fn fn;
+	void *user;
+	uint64_t deadline_ns; /* 0: none */
+};
+
+struct client_conn {
+	int fd;
+	bool alive;
+	bool want_out; /* EPOLLOUT armed: a send was partial */
+	struct adn_buf in, out;
+};
+
+struct adn_client {
+	int epfd;
+	uint16_t layout;
+	unsigned nconns, live, next_conn;
+	struct client_conn *conns;
+	struct call_slot *slots;
+	uint32_t mask;
+	uint32_t next_id;
+	size_t outstanding;
+	uint64_t timeout_ns;
+	uint64_t next_expiry_ns; /* no deadline passes before this */
+	int completed_now;       /* completions in the current poll */
+	struct adn_client_stats st;
+	char err[256];
+};
+
+/* A completion taken out of the slot table before its callback runs, so
+ * the callback may issue calls (and grow the table) freely. */
+struct done_call {
+	adn_reply_fn fn;
+	void *user;
+	uint32_t rpc_id;
+};
+
+struct adn_client *adn_client_open(const char *host, uint16_t port,
+				   unsigned nconns, uint16_t layout,
+				   char *err, size_t errlen)
+{
+	if (nconns < 1 || nconns > MAX_CONNS) {
+		adn_errf(err, errlen, "number of connections %u not in 1..%u", nconns,
+			 MAX_CONNS);
+		return NULL;
+	}
+	struct adn_client *c = calloc(1, sizeof(*c));
+	if (!c)
+		goto nomem;
+	c->epfd = -1;
+	c->layout = layout;
+	c->next_id = 1;
+	c->conns = calloc(nconns, sizeof(*c->conns));
+	c->slots = calloc(FIRST_SLOTS, sizeof(*c->slots));
+	if (!c->conns || !c->slots)
+		goto nomem;
+	c->mask = FIRST_SLOTS - 1;
+	for (unsigned i = 0; i < nconns; i++)
+		c->conns[i].fd = -1;
+	c->nconns = nconns;
+	c->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (c->epfd < 0) {
+		adn_errf(err, errlen, "epoll_create1: %s", strerror(errno));
+		goto fail;
+	}
+	for (unsigned i = 0; i < nconns; i++) {
+		struct client_conn *cn = &c->conns[i];
+		cn->fd = adn_sock_connect(host, port, err, errlen);
+		if (cn->fd < 0)
+			goto fail;
+		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = i };
+		if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, cn->fd, &ev) < 0) {
+			adn_errf(err, errlen, "epoll_ctl: %s", strerror(errno));
+			goto fail;
+		}
+		cn->alive = true;
+		c->live++;
+	}
+	return c;
+nomem:
+	adn_errf(err, errlen, "out of memory");
+fail:
+	adn_client_close(c);
+	return NULL;
+}
+
+void adn_client_close(struct adn_client *c)
+{
+	if (!c)
+		return;
+	for (unsigned i = 0; c->conns && i < c->nconns; i++) {
+		if (c->conns[i].fd >= 0)
+			close(c->conns[i].fd);
+		adn_buf_free(&c->conns[i].in);
+		adn_buf_free(&c->conns[i].out);
+	}
+	if (c->epfd >= 0)
+		close(c->epfd);
+	free(c->conns);
+	free(c->slots);
+	free(c);
+}
+
+size_t adn_client_outstanding(const struct adn_client *c)
+{
+	return c->outstanding;
+}
+
+unsigned adn_client_live_conns(const struct adn_client *c)
+{
+	return c->live;
+}
+
+void adn_client_set_timeout(struct adn_client *c, unsigned timeout_ms)
+{
+	c->timeout_ns = (uint64_t)timeout_ms * 1000000u;
+}
+
+void adn_client_get_stats(const struct adn_client *c, struct adn_client_stats *st)
+{
+	*st = c->st;
+}
+
+const char *adn_client_error(const struct adn_client *c)
+{
+	return c->err;
+}
+
+/* Doubles the slot table. Ids distinct modulo the old size stay distinct
+ * modulo the new one, so entries never collide when rehashed. */
+static int grow_slots(struct adn_client *c)
+{
+	uint32_t size = c->mask + 1;
+
+	if (size >= MAX_SLOTS)
+		return -ENOBUFS;
+	struct call_slot *ns = calloc((size_t)size * 2, sizeof(*ns));
+	if (!ns)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < size; i++)
+		if (c->slots[i].used)
+			ns[c->slots[i].rpc_id & (size * 2 - 1)] = c->slots[i];
+	free(c->slots);
+	c->slots = ns;
+	c->mask = size * 2 - 1;
+	return 0;
+}
+
+/* Picks a fresh rpc_id whose slot is free; ids whose slot is still held
+ * by a slow call are skipped. */
+static struct call_slot *take_slot(struct adn_client *c, uint32_t *id)
+{
+	if (c->outstanding > c->mask && grow_slots(c))
+		return NULL;
+	for (;;) {
+		uint32_t cand = c->next_id++;
+		if (cand == 0)
+			continue; /* 0 is never used, so it can mean "none" */
+		struct call_slot *s = &c->slots[cand & c->mask];
+		if (!s->used) {
+			*id = cand;
+			return s;
+		}
+	}
+}
+
+long adn_client_call(struct adn_client *c, uint16_t method, const void *body,
+		     size_t len, adn_reply_fn fn, void *user)
+{
+	if (!fn || (len && !body))
+		return -EINVAL;
+	if (len > ADN_FRAME_MAX - ADN_HDR_LEN)
+		return -EMSGSIZE;
+	if (!c->live)
+		return -ENOTCONN;
+
+	unsigned ci = c->next_conn;
+	while (!c->conns[ci].alive)
+		ci = (ci + 1) % c->nconns;
+	c->next_conn = (ci + 1) % c->nconns;
+	struct client_conn *cn = &c->conns[ci];
+
+	int rc = adn_buf_reserve(&cn->out, ADN_HDR_LEN + len, OUT_LIMIT);
+	if (rc)
+		return rc;
+	uint32_t id;
+	struct call_slot *s = take_slot(c, &id);
+	if (!s)
+		return -ENOBUFS;
+
+	struct adn_hdr h = {
+		.len = (uint32_t)(ADN_HDR_LEN + len),
+		.rpc_id = id,
+		.method = method,
+		.kind = ADN_KIND_REQUEST,
+		.layout = c->layout,
+	};
+	adn_hdr_encode(&h, cn->out.data + cn->out.len);
+	if (len)
+		memcpy(cn->out.data + cn->out.len + ADN_HDR_LEN, body, len);
+	cn->out.len += ADN_HDR_LEN + len;
+
+	uint64_t deadline = c->timeout_ns ? adn_now_ns() + c->timeout_ns : 0;
+	*s = (struct call_slot){ .rpc_id = id, .conn = ci, .used = true,
+				 .fn = fn, .user = user, .deadline_ns = deadline };
+	if (deadline && (!c->next_expiry_ns || deadline < c->next_expiry_ns))
+		c->next_expiry_ns = deadline;
+	c->outstanding++;
+	c->st.calls++;
+	return id;
+}
+
+static struct done_call release(struct adn_client *c, struct call_slot *s)
+{
+	struct done_call d = { .fn = s->fn, .user = s->user, .rpc_id = s->rpc_id };
+
+	s->used = false;
+	c->outstanding--;
+	c->st.completed++;
+	c->completed_now++;
+	return d;
+}
+
+/* Completes, with a status made here, every call that match() accepts;
+ * used for broken connections and deadlines. Works in batches copied out
+ * of the table, so callbacks that issue new calls (and grow the table)
+ * cannot disturb the scan; rescans until nothing matches. New calls never
+ * match: they go to live connections and have later deadlines. */
+static void fail_calls(struct adn_client *c, int status,
+		       bool (*match)(const struct call_slot *, uint64_t), uint64_t arg)
+{
+	struct done_call batch[256];
+	size_t n;
+
+	do {
+		n = 0;
+		for (uint32_t i = 0; i <= c->mask && n < 256; i++) {
+			struct call_slot *s = &c->slots[i];
+			if (s->used && match(s, arg))
+				batch[n++] = release(c, s);
+		}
+		for (size_t i = 0; i < n; i++)
+			batch[i].fn(batch[i].user, batch[i].rpc_id, status,
+				    ADN_RPC_F_LOCAL, NULL, 0);
+	} while (n == 256);
+}
+
+static bool on_conn(const struct call_slot *s, uint64_t conn)
+{
+	return s->conn == conn;
+}
+
+static bool expired(const struct call_slot *s, uint64_t now)
+{
+	return s->deadline_ns && s->deadline_ns <= now;
+}
+
+static void break_conn(struct adn_client *c, unsigned ci, const char *fmt, const char *why)
+{
+	struct client_conn *cn = &c->conns[ci];
+
+	if (!cn->alive)
+		return;
+	snprintf(c->err, sizeof(c->err), fmt, ci, why);
+	epoll_ctl(c->epfd, EPOLL_CTL_DEL, cn->fd, NULL);
+	close(cn->fd);
+	cn->fd = -1;
+	cn->alive = false;
+	c->live--;
+	c->st.conns_broken++;
+	adn_buf_free(&cn->in);
+	adn_buf_free(&cn->out);
+	fail_calls(c, ADN_UNAVAILABLE, on_conn, ci);
+}
+
+static void set_want_out(struct adn_client *c, unsigned ci, bool on)
+{
+	struct client_conn *cn = &c->conns[ci];
+
+	if (cn->want_out == on)
+		return;
+	struct epoll_event ev = { .events = EPOLLIN | (on ? EPOLLOUT : 0), .data.u32 = ci };
+	epoll_ctl(c->epfd, EPOLL_CTL_MOD, cn->fd, &ev);
+	cn->want_out = on;
+}
+
+static void flush_conn(struct adn_client *c, unsigned ci)
+{
+	struct client_conn *cn = &c->conns[ci];
+
+	if (!cn->alive || !adn_buf_used(&cn->out))
+		return;
+	c->st.sends++;
+	int rc = adn_buf_send(cn->fd, &cn->out);
+	if (rc < 0) {
+		break_conn(c, ci, "connection %u: send failed: %s", strerror(-rc));
+		return;
+	}
+	set_want_out(c, ci, rc == 1);
+}
+
+/* One response frame of h.len bytes at frame. false if the connection
+ * had to be closed. */
+static bool handle_reply(struct adn_client *c, unsigned ci, const struct adn_hdr *h,
+			 const uint8_t *frame)
+{
+	const char *why = adn_hdr_invalid(h, ADN_KIND_RESPONSE);
+	if (why) {
+		c->st.malformed++;
+		break_conn(c, ci, "connection %u: malformed frame from server: %s", why);
+		return false;
+	}
+	struct call_slot *s = &c->slots[h->rpc_id & c->mask];
+	if (!s->used || s->rpc_id != h->rpc_id || s->conn != ci) {
+		c->st.unknown_replies++; /* late reply after a deadline, or junk */
+		return true;
+	}
+	struct done_call d = release(c, s);
+	if (h->status == ADN_OK)
+		d.fn(d.user, d.rpc_id, ADN_OK, h->flags, frame + ADN_HDR_LEN,
+		     h->len - ADN_HDR_LEN);
+	else
+		d.fn(d.user, d.rpc_id, h->status, h->flags, NULL, 0);
+	return true;
+}
+
+static void read_conn(struct adn_client *c, unsigned ci)
+{
+	struct client_conn *cn = &c->conns[ci];
+	size_t need = 0;
+
+	for (int i = 0; i < READS_PER_EVENT && cn->alive; i++) {
+		long n = adn_buf_read(cn->fd, &cn->in, need);
+		/* A read that did not fill the buffer drained the socket. */
+		bool drained = n > 0 && cn->in.len < cn->in.cap;
+		if (n == -EAGAIN)
+			return;
+		if (n == 0) {
+			break_conn(c, ci, "connection %u: %s", "server closed the connection");
+			return;
+		}
+		if (n < 0) {
+			break_conn(c, ci, "connection %u: read failed: %s", strerror((int)-n));
+			return;
+		}
+		struct adn_hdr h;
+		int rc;
+		while (cn->alive && (rc = adn_next_frame(&cn->in, &h, &need)) != 0) {
+			if (rc < 0) {
+				c->st.malformed++;
+				break_conn(c, ci, "connection %u: malformed frame from server: %s",
+					   adn_hdr_invalid(&h, ADN_KIND_RESPONSE));
+				return;
+			}
+			/* The callback may queue calls on this connection; that
+			 * touches cn->out only, so the frame stays valid. */
+			const uint8_t *frame = adn_buf_head(&cn->in);
+			if (!handle_reply(c, ci, &h, frame))
+				return;
+			adn_buf_consume(&cn->in, h.len);
+		}
+		if (drained)
+			return;
+	}
+}
+
+static void expire_calls(struct adn_client *c)
+{
+	uint64_t now = adn_now_ns();
+
+	if (!c->next_expiry_ns || now < c->next_expiry_ns)
+		return;
+	uint64_t before = c->st.completed;
+	fail_calls(c, ADN_DEADLINE_EXCEEDED, expired, now);
+	c->st.timeouts += c->st.completed - before;
+	/* Recompute the earliest deadline left. */
+	c->next_expiry_ns = 0;
+	for (uint32_t i = 0; i <= c->mask; i++) {
+		uint64_t d = c->slots[i].used ? c->slots[i].deadline_ns : 0;
+		if (d && (!c->next_expiry_ns || d < c->next_expiry_ns))
+			c->next_expiry_ns = d;
+	}
+}
+
+int adn_client_poll(struct adn_client *c, int timeout_ms)
+{
+	struct epoll_event evs[64];
+
+	c->completed_now = 0;
+	if (!c->outstanding)
+		return 0;
+	/* All frames queued since the last poll go out in one send each. */
+	for (unsigned i = 0; i < c->nconns; i++)
+		flush_conn(c, i);
+	if (!c->outstanding)
+		return c->completed_now; /* every connection broke */
+
+	if (c->next_expiry_ns) {
+		uint64_t now = adn_now_ns();
+		int until = now >= c->next_expiry_ns
+				    ? 0
+				    : (int)((c->next_expiry_ns - now + 999999) / 1000000);
+		if (timeout_ms < 0 || until < timeout_ms)
+			timeout_ms = until;
+	}
+	int n = epoll_wait(c->epfd, evs, 64, timeout_ms);
+	if (n < 0)
+		return errno == EINTR ? c->completed_now : -errno;
+	for (int i = 0; i < n; i++) {
+		unsigned ci = evs[i].data.u32;
+		if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+			read_conn(c, ci);
+		if ((evs[i].events & EPOLLOUT) && c->conns[ci].alive)
+			flush_conn(c, ci);
+	}
+	expire_calls(c);
+	return c->completed_now;
+}

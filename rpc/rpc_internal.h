@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/* Pieces shared by the client and the server; not part of the public API. */
+#ifndef ADN_RPC_INTERNAL_H
+#define ADN_RPC_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "adn_rpc.h"
+
+/* A byte queue: the live bytes are data[off .. len). */
+struct adn_buf {
+	uint8_t *data;
+	size_t off, len, cap;
+};
+
+/* Makes room for n more bytes after len, compacting first; the buffer
+ * never grows past limit. 0, -ENOBUFS (over limit) or -ENOMEM. */
+int adn_buf_reserve(struct adn_buf *b, size_t n, size_t limit);
+static inline size_t adn_buf_used(const struct adn_buf *b)
+{
+	return b->len - b->off;
+}
+static inline uint8_t *adn_buf_head(const struct adn_buf *b)
+{
+	return b->data + b->off;
+}
+void adn_buf_consume(struct adn_buf *b, size_t n);
+void adn_buf_free(struct adn_buf *b);
+
+/* Looks at the front of in. 1: a whole frame is there (*h filled, its
+ * bytes at adn_buf_head(in), h->len long); 0: need more bytes (*need =
+ * bytes still missing, or 0 if unknown); -1: the length field is out of
+ * range (*h filled, so the caller can say why). */
+int adn_next_frame(const struct adn_buf *in, struct adn_hdr *h, size_t *need);
+
+/* One read() into in, with room for at least need bytes. >0: bytes read,
+ * 0: peer closed, -EAGAIN: nothing there, other -errno: error. */
+long adn_buf_read(int fd, struct adn_buf *in, size_t need);
+
+/* One send() of everything in out. 0: all sent, 1: some left (wait for
+ * EPOLLOUT), -errno on a broken connection. */
+int adn_buf_send(int fd, struct adn_buf *out);
+
+/* Socket helpers. Each fills err (one line) and returns -1 on failure. */
+int adn_sock_connect(const char *host, uint16_t port, char *err, size_t errlen);
+int adn_sock_listen(const char *addr, uint16_t port, uint16_t *bound,
+		    char *err, size_t errlen);
+int adn_sock_tune(int fd); /* non-blocking + TCP_NODELAY: 0 or -errno */
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t adn_now_ns(void);
+
+/* snprintf into err if err is not NULL. */
+void adn_errf(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif /* ADN_RPC_INTERNAL_H */

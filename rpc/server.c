@@ -1,0 +1,325 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The RPC server: an epoll loop that reads pipelined requests, answers
+ * each through the handler, and sends every response a connection earned
+ * in one round with one send().
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "rpc_internal.h"
+
+#define OUT_LIMIT ((size_t)64 << 20)
+/* Above this many unsent bytes a connection is not read until it drains,
+ * so a client that never reads cannot make the server grow without end. */
+#define OUT_HIGH ((size_t)8 << 20)
+#define READS_PER_EVENT 16
+
+struct srv_conn {
+	int fd;
+	uint32_t events; /* as registered with epoll */
+	struct adn_buf in, out;
+	struct srv_conn *prev, *next;
+};
+
+struct adn_server {
+	int lfd, epfd;
+	uint16_t port;
+	adn_handler_fn fn;
+	void *user;
+	uint8_t *scratch; /* response body, ADN_FRAME_MAX - 16 bytes */
+	struct srv_conn *conns;
+	int answered; /* requests answered in the current poll */
+	struct adn_server_stats st;
+	char err[256];
+};
+
+struct adn_server *adn_server_listen(const char *addr, uint16_t port,
+				     adn_handler_fn fn, void *user,
+				     char *err, size_t errlen)
+{
+	if (!fn) {
+		adn_errf(err, errlen, "no request handler given");
+		return NULL;
+	}
+	struct adn_server *s = calloc(1, sizeof(*s));
+	if (!s || !(s->scratch = malloc(ADN_FRAME_MAX - ADN_HDR_LEN))) {
+		adn_errf(err, errlen, "out of memory");
+		free(s);
+		return NULL;
+	}
+	s->fn = fn;
+	s->user = user;
+	s->epfd = -1;
+	s->lfd = adn_sock_listen(addr, port, &s->port, err, errlen);
+	if (s->lfd < 0)
+		goto fail;
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (s->epfd < 0) {
+		adn_errf(err, errlen, "epoll_create1: %s", strerror(errno));
+		goto fail;
+	}
+	/* data.ptr NULL marks the listening socket. */
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->lfd, &ev) < 0) {
+		adn_errf(err, errlen, "epoll_ctl: %s", strerror(errno));
+		goto fail;
+	}
+	return s;
+fail:
+	adn_server_close(s);
+	return NULL;
+}
+
+uint16_t adn_server_port(const struct adn_server *s)
+{
+	return s->port;
+}
+
+void adn_server_get_stats(const struct adn_server *s, struct adn_server_stats *st)
+{
+	*st = s->st;
+}
+
+const char *adn_server_error(const struct adn_server *s)
+{
+	return s->err;
+}
+
+static void drop_conn(struct adn_server *s, struct srv_conn *cn)
+{
+	epoll_ctl(s->epfd, EPOLL_CTL_DEL, cn->fd, NULL);
+	close(cn->fd);
+	adn_buf_free(&cn->in);
+	adn_buf_free(&cn->out);
+	if (cn->prev)
+		cn->prev->next = cn->next;
+	else
+		s->conns = cn->next;
+	if (cn->next)
+		cn->next->prev = cn->prev;
+	free(cn);
+	s->st.closed++;
+	s->st.active--;
+}
+
+void adn_server_close(struct adn_server *s)
+{
+	if (!s)
+		return;
+	while (s->conns)
+		drop_conn(s, s->conns);
+	if (s->lfd >= 0)
+		close(s->lfd);
+	if (s->epfd >= 0)
+		close(s->epfd);
+	free(s->scratch);
+	free(s);
+}
+
+static void set_events(struct adn_server *s, struct srv_conn *cn, uint32_t events)
+{
+	if (cn->events == events)
+		return;
+	struct epoll_event ev = { .events = events, .data.ptr = cn };
+	epoll_ctl(s->epfd, EPOLL_CTL_MOD, cn->fd, &ev);
+	cn->events = events;
+}
+
+static void accept_conns(struct adn_server *s)
+{
+	for (;;) {
+		int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				snprintf(s->err, sizeof(s->err), "accept: %s", strerror(errno));
+			return;
+		}
+		struct srv_conn *cn = calloc(1, sizeof(*cn));
+		int rc = cn ? adn_sock_tune(fd) : -ENOMEM;
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = cn };
+		if (!rc && epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+			rc = -errno;
+		if (rc) {
+			snprintf(s->err, sizeof(s->err), "new connection: %s", strerror(-rc));
+			free(cn);
+			close(fd);
+			continue;
+		}
+		cn->fd = fd;
+		cn->events = EPOLLIN;
+		cn->next = s->conns;
+		if (s->conns)
+			s->conns->prev = cn;
+		s->conns = cn;
+		s->st.accepted++;
+		s->st.active++;
+	}
+}
+
+/* Closes a connection that sent something unacceptable; the responses it
+ * already earned get one best-effort send. */
+static void reject_conn(struct adn_server *s, struct srv_conn *cn, const char *why)
+{
+	s->st.malformed++;
+	snprintf(s->err, sizeof(s->err), "closed a connection: malformed frame: %s", why);
+	adn_buf_send(cn->fd, &cn->out);
+	drop_conn(s, cn);
+}
+
+/* Answers one request frame by appending a response to cn->out. */
+static int answer(struct adn_server *s, struct srv_conn *cn, const struct adn_hdr *req,
+		  const uint8_t *frame)
+{
+	size_t cap = ADN_FRAME_MAX - ADN_HDR_LEN, len = 0;
+	int status = s->fn(s->user, req->method, frame + ADN_HDR_LEN,
+			   req->len - ADN_HDR_LEN, s->scratch, cap, &len);
+
+	if (status < 0 || status > ADN_STATUS_MAX || (status == ADN_OK && len > cap))
+		status = ADN_INTERNAL;
+	if (status != ADN_OK)
+		len = 0;
+	int rc = adn_buf_reserve(&cn->out, ADN_HDR_LEN + len, OUT_LIMIT);
+	if (rc)
+		return rc;
+	struct adn_hdr h = {
+		.len = (uint32_t)(ADN_HDR_LEN + len),
+		.rpc_id = req->rpc_id,
+		.method = req->method,
+		.kind = ADN_KIND_RESPONSE,
+		.status = (uint8_t)status,
+		.layout = req->layout,
+	};
+	adn_hdr_encode(&h, cn->out.data + cn->out.len);
+	memcpy(cn->out.data + cn->out.len + ADN_HDR_LEN, s->scratch, len);
+	cn->out.len += ADN_HDR_LEN + len;
+	s->st.requests++;
+	s->answered++;
+	return 0;
+}
+
+/* Answers every whole request in cn->in while the output is not too
+ * full. false if the connection was closed. */
+static bool answer_pending(struct adn_server *s, struct srv_conn *cn, size_t *need)
+{
+	struct adn_hdr h;
+	int rc;
+
+	while (adn_buf_used(&cn->out) < OUT_HIGH &&
+	       (rc = adn_next_frame(&cn->in, &h, need)) != 0) {
+		const char *why = adn_hdr_invalid(&h, ADN_KIND_REQUEST);
+		if (rc < 0 || why) {
+			reject_conn(s, cn, why);
+			return false;
+		}
+		rc = answer(s, cn, &h, adn_buf_head(&cn->in));
+		if (rc) {
+			snprintf(s->err, sizeof(s->err), "closed a connection: %s",
+				 strerror(-rc));
+			drop_conn(s, cn);
+			return false;
+		}
+		adn_buf_consume(&cn->in, h.len);
+	}
+	return true;
+}
+
+/* false if the connection was closed. */
+static bool read_conn(struct adn_server *s, struct srv_conn *cn)
+{
+	size_t need = 0;
+
+	for (int i = 0; i < READS_PER_EVENT; i++) {
+		if (adn_buf_used(&cn->out) >= OUT_HIGH)
+			return true; /* flush_conn stops reading until it drains */
+		long n = adn_buf_read(cn->fd, &cn->in, need);
+		bool drained = n > 0 && cn->in.len < cn->in.cap;
+		if (n == -EAGAIN)
+			return true;
+		if (n == 0) {
+			if (adn_buf_used(&cn->in))
+				reject_conn(s, cn, "connection closed inside a frame");
+			else
+				drop_conn(s, cn);
+			return false;
+		}
+		if (n < 0) {
+			drop_conn(s, cn); /* reset by the peer, most likely */
+			return false;
+		}
+		if (!answer_pending(s, cn, &need))
+			return false;
+		if (drained)
+			return true;
+	}
+	return true;
+}
+
+/* One send() of what the connection earned; rearms epoll to match. */
+static void flush_conn(struct adn_server *s, struct srv_conn *cn)
+{
+	if (adn_buf_used(&cn->out)) {
+		s->st.sends++;
+		int rc = adn_buf_send(cn->fd, &cn->out);
+		if (rc < 0) {
+			drop_conn(s, cn);
+			return;
+		}
+	}
+	/* Requests left unanswered while the output was full. */
+	size_t need;
+	if (adn_buf_used(&cn->out) < OUT_HIGH && adn_buf_used(&cn->in) >= ADN_HDR_LEN) {
+		if (!answer_pending(s, cn, &need))
+			return;
+	}
+	uint32_t ev = adn_buf_used(&cn->out) < OUT_HIGH ? EPOLLIN : 0;
+	if (adn_buf_used(&cn->out))
+		ev |= EPOLLOUT;
+	set_events(s, cn, ev);
+}
+
+int adn_server_poll(struct adn_server *s, int timeout_ms)
+{
+	struct epoll_event evs[64];
+
+	s->answered = 0;
+	int n = epoll_wait(s->epfd, evs, 64, timeout_ms);
+	if (n < 0)
+		return -errno;
+	for (int i = 0; i < n; i++) {
+		struct srv_conn *cn = evs[i].data.ptr;
+		if (!cn) {
+			accept_conns(s);
+			continue;
+		}
+		/* Each connection appears once per epoll_wait, so freeing it
+		 * here cannot leave a dangling pointer later in evs. */
+		if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+			read_conn(s, cn);
+	}
+	/* Every response earned this round: one send per connection. */
+	for (struct srv_conn *cn = s->conns, *next; cn; cn = next) {
+		next = cn->next;
+		if (adn_buf_used(&cn->out) || (cn->events & EPOLLOUT) || !(cn->events & EPOLLIN))
+			flush_conn(s, cn);
+	}
+	return s->answered;
+}
+
+int adn_server_run(struct adn_server *s, volatile sig_atomic_t *stop)
+{
+	while (!*stop) {
+		int rc = adn_server_poll(s, 100);
+		if (rc < 0 && rc != -EINTR)
+			return rc;
+	}
+	return 0;
+}
