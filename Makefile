@@ -88,21 +88,35 @@ $(BUILD)/selftests/%: selftests/unit/%.c $(LIBADNC) $(LIBMAPS) $(LIBRPC)
 	$(CC) $(CFLAGS) -Icompiler $< $(LIBADNC) $(LIBMAPS) $(LIBRPC) \
 		$$(pkg-config --cflags --libs check) $(LIBBPF_LIBS) -lm -o $@
 
+# Small programs the kernel tests drive (raw clients and the like).
+TEST_TOOLS := $(patsubst selftests/tools/%.c,$(BIN)/%,$(wildcard selftests/tools/*.c))
+$(BIN)/%: selftests/tools/%.c $(wildcard headers/*.h)
+	@mkdir -p $(dir $@); $(CC) $(CFLAGS) $< -o $@
+
 check-unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; ADN_ROOT=$(CURDIR) $$t; done
 
-check-kernel: all
+check-kernel: all $(TEST_TOOLS)
 	selftests/run_kernel_tests.sh
 
-check: deps all check-unit check-kernel
+# Sub-makes keep the order even under -j: packages first, then build, then tests.
+check:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory check-unit
+	@$(MAKE) --no-print-directory check-kernel
 
 deps:
 	@scripts/install-deps.sh
 
-demo: deps all
+demo:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all
 	examples/kv/demo.sh
 
-bench: deps all
+bench:
+	@ADN_BENCH=1 $(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all
 	tools/bench/run.sh
 
 install: $(TOOLS)

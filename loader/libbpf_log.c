@@ -58,7 +58,9 @@ static int on_libbpf_print(enum libbpf_print_level level, const char *fmt, va_li
 	}
 	append(line, (size_t)n);
 	if (level == LIBBPF_WARN && !strstr(line, "PROG LOAD LOG")) {
-		snprintf(last_warning, sizeof(last_warning), "%s", line);
+		size_t len = strnlen(line, sizeof(last_warning) - 1);
+		memcpy(last_warning, line, len);
+		last_warning[len] = '\0';
 		last_warning[strcspn(last_warning, "\n")] = '\0';
 	}
 	return 0;

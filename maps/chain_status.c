@@ -156,12 +156,13 @@ static int print_map(const char *rel, const char *path, void *ctx)
 static void *read_stats(struct adn_table *t, const char *chain, struct adn_err *err)
 {
 	int ncpus = libbpf_num_possible_cpus();
-	size_t stride = adn_percpu_stride(t->info.value_size);
+	size_t stride;
 	__u32 zero = 0;
 	void *percpu, *sum;
 
 	if (adn_table_open_pin(t, chain, "adn_stats", "adn_stats", err))
 		return NULL;
+	stride = adn_percpu_stride(t->info.value_size);
 	if (ncpus < 1 || t->info.type != BPF_MAP_TYPE_PERCPU_ARRAY) {
 		adn_err_set(err, EINVAL, "%s: not a per-CPU array", t->path);
 		return NULL;

@@ -12,16 +12,19 @@ int adn_buf_reserve(struct adn_buf *b, size_t n, size_t limit)
 {
 	if (b->cap - b->len >= n)
 		return 0;
-	/* Slide the live bytes to the front before growing. */
-	if (b->off) {
-		memmove(b->data, b->data + b->off, b->len - b->off);
-		b->len -= b->off;
+	size_t used = b->len - b->off;
+	if (n > limit || used > limit - n)
+		return -ENOBUFS;
+	/* Slide the live bytes to the front only when that costs no more than
+	 * what was consumed since (amortised O(1) per byte), or when growing
+	 * in place would pass the limit; otherwise grow. */
+	if (b->off && (b->off >= used || b->len + n > limit)) {
+		memmove(b->data, b->data + b->off, used);
+		b->len = used;
 		b->off = 0;
 		if (b->cap - b->len >= n)
 			return 0;
 	}
-	if (n > limit || b->len > limit - n)
-		return -ENOBUFS;
 	size_t cap = b->cap ? b->cap : 4096;
 	while (cap - b->len < n)
 		cap *= 2;

@@ -436,10 +436,14 @@ int main(int argc, char **argv)
 		while (!stopped && r.free_recs &&
 		       (end ? now_ns() < end : r.sent < r.o.count)) {
 			long e = issue(&r, ctxs);
-			if (e < 0) {
-				fprintf(stderr, "kv-client: cannot send: %s%s%s\n", strerror((int)-e),
-					*adn_client_error(r.client) ? ": " : "",
+			if (e == -ENOBUFS)
+				break; /* too many bytes queued: let poll send them */
+			if (e == -ENOTCONN) {
+				fprintf(stderr, "kv-client: every connection is lost (%s)\n",
 					adn_client_error(r.client));
+				stopped = true;
+			} else if (e < 0) {
+				fprintf(stderr, "kv-client: cannot send: %s\n", strerror((int)-e));
 				stopped = true;
 			}
 		}

@@ -1,0 +1,97 @@
+/* The IR of one chain: what each element reads, writes, can drop and which
+ * tables it touches; the network fields and the wire layout of every method;
+ * the BPF maps. Code generators and --explain work from this. */
+#ifndef ADNC_IR_H
+#define ADNC_IR_H
+
+#include <stdint.h>
+
+#include "arena.h"
+#include "ast.h"
+#include "diag.h"
+
+struct ir_net_field {
+	const char *name; /* the service's field name */
+	struct type type;
+	int offset; /* in the body */
+	int first_reader; /* index of the first element that reads it */
+};
+
+struct ir_wire_field {
+	const char *name;
+	struct type type;
+	int offset; /* -1: BYTES, variable position */
+	bool net;
+};
+
+struct ir_body_layout {
+	struct ir_wire_field *fields; /* in wire order */
+	size_t n;
+	int fixed_size; /* bytes before the first BYTES field */
+	size_t n_bytes;  /* BYTES fields */
+};
+
+struct ir_method {
+	const struct method_decl *decl;
+	struct ir_body_layout req, resp;
+};
+
+enum ir_map_kind { MAP_HASH, MAP_LRU_HASH, MAP_ARRAY, MAP_RINGBUF };
+
+struct ir_map {
+	const char *name; /* object name: <element>__<table> or adn_params */
+	const char *pin;  /* under /sys/fs/bpf/adn/<chain>/ */
+	enum ir_map_kind kind;
+	int key_size, value_size; /* 0 for RINGBUF */
+	uint64_t max_entries;     /* RINGBUF: bytes */
+	int record_size;          /* RINGBUF: one record */
+	uint64_t capacity;        /* as declared (records for a log) */
+	const struct element_decl *el; /* NULL for adn_params */
+	const struct table_decl *tab;
+};
+
+struct ir_element {
+	int index;
+	struct element_decl *decl;
+	struct chain_use *use;
+	const char **reads; /* service field names, first use order */
+	size_t n_reads;
+	const char **writes; /* v0: none (elements do not rewrite fields) */
+	size_t n_writes;
+	bool has[2];      /* ON REQUEST / ON RESPONSE present */
+	bool can_drop[2];
+	const char **tables_read, **tables_written;
+	size_t n_tables_read, n_tables_written, cap_tr, cap_tw;
+};
+
+struct ir_chain {
+	const struct program *prog;
+	const struct chain_decl *chain;
+	const struct service_decl *svc;
+	struct ir_element *elems;
+	size_t n_elems;
+	struct ir_net_field *net;
+	size_t n_net, cap_net;
+	int net_size;
+	struct ir_method *methods;
+	size_t n_methods;
+	struct ir_map *maps; /* adn_params first, then tables in chain order */
+	size_t n_maps, cap_maps;
+	size_t n_params; /* members of struct adn_params */
+	const char *layout_string;
+	uint32_t layout_hash;
+};
+
+/* Builds the IR of a resolved chain; reports layout errors (a network field
+ * missing from a method, ...). Returns NULL if there were errors. */
+struct ir_chain *ir_build(struct arena *a, struct diag *d, struct chain_decl *c);
+
+/* The service field bound to an element field, NULL if unbound. */
+const char *ir_field_source(const struct ir_element *e, const struct field_decl *f);
+/* The network field carrying a service field, NULL if none. */
+const struct ir_net_field *ir_net_field(const struct ir_chain *ir, const char *name);
+/* C layout (natural alignment) of a struct of the given types. */
+int ir_struct_size(const struct type *types, size_t n);
+uint32_t ir_fnv1a32(const char *s);
+
+#endif

@@ -1,0 +1,1029 @@
+/* Semantic analysis: checks every name, type and binding of a parsed
+ * program and annotates the AST with what each name refers to. */
+#include "resolve.h"
+
+#include <inttypes.h>
+#include <string.h>
+#include <strings.h>
+
+#include "tokenize.h"
+
+struct resolver {
+	struct arena *a;
+	struct diag *d;
+	struct program *prog;
+};
+
+/* Where an expression is being resolved. */
+struct scope {
+	struct element_decl *el;
+	enum direction dir;
+	struct select_insert *sel; /* NULL outside a SELECT */
+	size_t n_visible_joins;    /* joins of sel that are in scope */
+};
+
+static const char *tname(struct resolver *r, struct type t)
+{
+	char buf[32];
+	return arena_strdup(r->a, type_name(t, buf, sizeof(buf)));
+}
+
+/* ---- identifiers ---- */
+
+static const char *const c_keywords[] = {
+	"auto", "break", "case", "char", "const", "continue", "default", "do", "double",
+	"else", "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long",
+	"register", "restrict", "return", "short", "signed", "sizeof", "static", "struct",
+	"switch", "typedef", "union", "unsigned", "void", "volatile", "while", "bool",
+	"true", "false", "asm", "typeof",
+};
+
+/* Names become C identifiers in the generated code (struct members, map and
+ * function names), so they must be usable there. */
+static void check_ident(struct resolver *r, const char *name, struct loc at, const char *what)
+{
+	for (size_t i = 0; i < sizeof(c_keywords) / sizeof(c_keywords[0]); i++) {
+		if (strcmp(name, c_keywords[i]) == 0) {
+			diag_error(r->d, at, "%s name '%s' is a C keyword; it would not compile in the generated code",
+				   what, name);
+			return;
+		}
+	}
+	if (strncasecmp(name, "adn_", 4) == 0 || strncasecmp(name, "bpf_", 4) == 0 || name[0] == '_')
+		diag_error(r->d, at, "%s name '%s' is reserved (names starting with 'adn_', 'bpf_' or '_' belong to the runtime)",
+			   what, name);
+	else if (strstr(name, "__"))
+		diag_error(r->d, at, "%s name '%s' must not contain '__' (it separates element and table in map names)",
+			   what, name);
+	else if (strlen(name) > 64)
+		diag_error(r->d, at, "%s name '%.20s...' is longer than 64 characters", what, name);
+}
+
+static bool is_meta_name(const char *name, enum meta_col *col)
+{
+	static const char *const names[] = { "rpc_id", "method", "kind", "status" };
+	for (int i = 0; i < 4; i++) {
+		if (strcasecmp(name, names[i]) == 0) {
+			if (col)
+				*col = (enum meta_col)i;
+			return true;
+		}
+	}
+	return false;
+}
+
+static struct type meta_type(enum meta_col c)
+{
+	static const enum type_kind kinds[] = { TY_UINT32, TY_METHOD, TY_KIND, TY_STATUS };
+	return (struct type){ kinds[c], 0 };
+}
+
+/* ---- literal values ---- */
+
+/* An integer literal, possibly negated: sets *neg and *mag. */
+static bool int_literal(const struct expr *e, bool *neg, uint64_t *mag)
+{
+	if (e->kind == EX_INT) {
+		*neg = false;
+		*mag = e->ival;
+		return true;
+	}
+	if (e->kind == EX_UNARY && e->op == TOK_MINUS && e->lhs->kind == EX_INT) {
+		*neg = e->lhs->ival != 0;
+		*mag = e->lhs->ival;
+		return true;
+	}
+	return false;
+}
+
+static bool int_fits(enum type_kind k, bool neg, uint64_t mag)
+{
+	switch (k) {
+	case TY_INT8: return neg ? mag <= 128 : mag <= 127;
+	case TY_INT16: return neg ? mag <= 32768 : mag <= 32767;
+	case TY_INT32: return neg ? mag <= 2147483648u : mag <= 2147483647u;
+	case TY_INT64: return neg ? mag <= (uint64_t)1 << 63 : mag <= INT64_MAX;
+	case TY_UINT8: return !neg && mag <= 255;
+	case TY_UINT16: return !neg && mag <= 65535;
+	case TY_UINT32: return !neg && mag <= 4294967295u;
+	case TY_UINT64: case TY_TIMESTAMP: return !neg;
+	case TY_METHOD: return !neg && mag <= 65535;
+	case TY_KIND: return !neg && mag <= 1;
+	case TY_STATUS: return !neg && mag <= 16;
+	default: return false;
+	}
+}
+
+/* Can a value of expression e be stored where type `to` is expected?
+ * Converts literals in place (integer -> REAL). `what` names the target. */
+static bool check_assign(struct resolver *r, struct type to, struct expr *e, const char *what)
+{
+	struct type from = e->type;
+	bool neg;
+	uint64_t mag;
+
+	if (from.kind == TY_NONE || to.kind == TY_NONE)
+		return true;
+	if (from.kind == TY_STRING_LITERAL && to.kind == TY_CHAR) {
+		if (from.len <= to.len)
+			return true;
+		diag_error(r->d, e->loc, "string literal '%s' (%d bytes) is longer than %s of %s",
+			   e->str, from.len, tname(r, to), what);
+		return false;
+	}
+	if (from.kind == TY_INT_LITERAL && int_literal(e, &neg, &mag)) {
+		if (to.kind == TY_REAL) {
+			if (neg || mag > 0xffffffffu)
+				goto range;
+			e->int_to_real = true;
+			return true;
+		}
+		if (type_is_integer(to) || to.kind == TY_METHOD || to.kind == TY_KIND ||
+		    to.kind == TY_STATUS) {
+			if (int_fits(to.kind, neg, mag))
+				return true;
+range:
+			diag_error(r->d, e->loc, "value %s%" PRIu64 " does not fit in %s of %s",
+				   neg ? "-" : "", mag, tname(r, to), what);
+			return false;
+		}
+	}
+	if (from.kind == TY_CHAR && to.kind == TY_CHAR && from.len <= to.len)
+		return true;
+	if (type_equal(from, to))
+		return true;
+	if (type_is_integer(from) && type_is_integer(to))
+		return true;
+	if ((from.kind == TY_METHOD || from.kind == TY_KIND || from.kind == TY_STATUS) &&
+	    type_is_integer(to) && to.kind != TY_TIMESTAMP)
+		return true;
+	if (type_is_integer(from) && to.kind == TY_REAL) {
+		e->int_to_real = true;
+		return true;
+	}
+	diag_error(r->d, e->loc, "type mismatch: %s is %s, the value is %s", what, tname(r, to),
+		   tname(r, from));
+	return false;
+}
+
+/* ---- expressions ---- */
+
+static struct table_decl *find_table(struct element_decl *el, const char *name)
+{
+	for (size_t i = 0; i < el->n_tables; i++)
+		if (strcmp(el->tables[i].name, name) == 0)
+			return &el->tables[i];
+	return NULL;
+}
+
+static struct column_decl *find_column(struct table_decl *t, const char *name)
+{
+	for (size_t i = 0; i < t->n_cols; i++)
+		if (strcmp(t->cols[i].name, name) == 0)
+			return &t->cols[i];
+	return NULL;
+}
+
+static struct field_decl *find_elem_field(struct element_decl *el, const char *name)
+{
+	for (size_t i = 0; i < el->n_fields; i++)
+		if (strcmp(el->fields[i].name, name) == 0)
+			return &el->fields[i];
+	return NULL;
+}
+
+static struct param_decl *find_param(struct element_decl *el, const char *name)
+{
+	for (size_t i = 0; i < el->n_params; i++)
+		if (strcmp(el->params[i].name, name) == 0)
+			return &el->params[i];
+	return NULL;
+}
+
+static void use_field(struct resolver *r, struct scope *s, struct expr *e, struct field_decl *f)
+{
+	e->ref = REF_FIELD;
+	e->field = f;
+	e->type = f->type;
+	if (s->dir == DIR_RESPONSE) {
+		diag_error(r->d, e->loc, "field '%s' is not available ON RESPONSE: in v0 a response frame carries only its header (use rpc_id, method, kind, status, parameters and tables)",
+			   f->name);
+		e->type.kind = TY_NONE;
+		return;
+	}
+	if (f->type.kind == TY_BYTES) {
+		diag_error(r->d, e->loc, "BYTES field '%s' cannot be read by an element in v0 (only fixed-size fields travel in the network header)",
+			   f->name);
+		e->type.kind = TY_NONE;
+		return;
+	}
+	for (size_t i = 0; i < s->el->n_reads; i++)
+		if (s->el->reads[i] == f)
+			return;
+	ARENA_PUSH(r->a, s->el->reads, s->el->n_reads, s->el->cap_reads, f);
+}
+
+static void resolve_name(struct resolver *r, struct scope *s, struct expr *e)
+{
+	struct element_decl *el = s->el;
+	enum meta_col meta;
+
+	if (e->qual && strcasecmp(e->qual, "input") == 0) {
+		struct field_decl *f = find_elem_field(el, e->name);
+		if (f) {
+			use_field(r, s, e, f);
+		} else if (is_meta_name(e->name, &meta)) {
+			e->ref = REF_META;
+			e->meta = meta;
+			e->type = meta_type(meta);
+		} else {
+			diag_error(r->d, e->loc, "unknown field '%s' in input of element '%s' (declare it in the element's field list)",
+				   e->name, el->name);
+		}
+		return;
+	}
+	if (e->qual) {
+		struct join_clause *j = NULL;
+		for (size_t i = 0; s->sel && i < s->n_visible_joins; i++)
+			if (strcmp(s->sel->joins[i].table.name, e->qual) == 0)
+				j = &s->sel->joins[i];
+		if (!j) {
+			if (find_table(el, e->qual))
+				diag_error(r->d, e->qual_loc, "table '%s' is not joined here (add JOIN %s ON ...)",
+					   e->qual, e->qual);
+			else if (strcasecmp(e->qual, "output") == 0)
+				diag_error(r->d, e->qual_loc, "'output' cannot be read; use input");
+			else
+				diag_error(r->d, e->qual_loc, "unknown table '%s' in element '%s'", e->qual, el->name);
+			return;
+		}
+		if (!j->tab)
+			return; /* the JOIN itself was in error */
+		struct column_decl *c = find_column(j->tab, e->name);
+		if (!c) {
+			diag_error(r->d, e->loc, "unknown column '%s' in table '%s'", e->name, e->qual);
+			return;
+		}
+		e->ref = REF_COLUMN;
+		e->join = j;
+		e->column = c;
+		e->type = c->type;
+		return;
+	}
+	struct field_decl *f = find_elem_field(el, e->name);
+	if (f) {
+		use_field(r, s, e, f);
+		return;
+	}
+	struct param_decl *p = find_param(el, e->name);
+	if (p) {
+		e->ref = REF_PARAM;
+		e->param = p;
+		e->type = p->type;
+		return;
+	}
+	if (is_meta_name(e->name, &meta)) {
+		e->ref = REF_META;
+		e->meta = meta;
+		e->type = meta_type(meta);
+		return;
+	}
+	/* an unqualified column of a joined table, if exactly one has it */
+	struct join_clause *found = NULL;
+	struct column_decl *col = NULL;
+	int matches = 0;
+	for (size_t i = 0; s->sel && i < s->n_visible_joins; i++) {
+		struct join_clause *j = &s->sel->joins[i];
+		struct column_decl *c = j->tab ? find_column(j->tab, e->name) : NULL;
+		if (c) {
+			found = j;
+			col = c;
+			matches++;
+		}
+	}
+	if (matches == 1) {
+		e->ref = REF_COLUMN;
+		e->join = found;
+		e->column = col;
+		e->type = col->type;
+		return;
+	}
+	if (matches > 1) {
+		diag_error(r->d, e->loc, "column name '%s' is ambiguous; qualify it with its table", e->name);
+		return;
+	}
+	diag_error(r->d, e->loc, "unknown name '%s' (not a field, parameter, input column or joined column of element '%s')",
+		   e->name, el->name);
+}
+
+static bool is_meta_enum(struct type t)
+{
+	return t.kind == TY_METHOD || t.kind == TY_KIND || t.kind == TY_STATUS;
+}
+
+/* 'REQUEST' compared with KIND, 'PERMISSION_DENIED' with STATUS, 'get' with
+ * METHOD (checked against the chain's service later). */
+static void resolve_enum_literal(struct resolver *r, struct scope *s, struct type t, struct expr *lit)
+{
+	if (t.kind == TY_KIND) {
+		if (strcasecmp(lit->str, "REQUEST") == 0)
+			lit->enum_value = 0;
+		else if (strcasecmp(lit->str, "RESPONSE") == 0)
+			lit->enum_value = 1;
+		else
+			diag_error(r->d, lit->loc, "'%s' is not a KIND (REQUEST or RESPONSE)", lit->str);
+	} else if (t.kind == TY_STATUS) {
+		lit->enum_value = status_code(lit->str);
+		if (lit->enum_value < 0)
+			diag_error(r->d, lit->loc, "'%s' is not a STATUS (a gRPC status name such as OK or PERMISSION_DENIED)",
+				   lit->str);
+	} else {
+		ARENA_PUSH(r->a, s->el->method_names, s->el->n_method_names,
+			   s->el->cap_method_names, lit);
+	}
+	lit->type = t;
+}
+
+static void resolve_expr(struct resolver *r, struct scope *s, struct expr *e);
+
+static void resolve_compare(struct resolver *r, struct scope *s, struct expr *e)
+{
+	struct expr *l = e->lhs, *rr = e->rhs;
+	struct type lt = l->type, rt = rr->type;
+	bool equality = e->op == TOK_EQ || e->op == TOK_NE;
+
+	e->type = (struct type){ TY_BOOL, 0 };
+	if (lt.kind == TY_NONE || rt.kind == TY_NONE)
+		return;
+	if (lt.kind == TY_STRING_LITERAL && rt.kind != TY_STRING_LITERAL) { /* literal on the right */
+		struct expr *tmp = l; l = rr; rr = tmp;
+		struct type tt = lt; lt = rt; rt = tt;
+	}
+	if (lt.kind == TY_CHAR || rt.kind == TY_STRING_LITERAL || lt.kind == TY_BOOL ||
+	    is_meta_enum(lt) || is_meta_enum(rt)) {
+		if (!equality && !(is_meta_enum(lt) || is_meta_enum(rt))) {
+			diag_error(r->d, e->loc, "%s values can only be compared with = or !=", tname(r, lt));
+			return;
+		}
+	}
+	if (lt.kind == TY_CHAR && rt.kind == TY_CHAR) {
+		if (lt.len != rt.len)
+			diag_error(r->d, e->loc, "cannot compare %s with %s (CHAR sizes differ)",
+				   tname(r, lt), tname(r, rt));
+		return;
+	}
+	if (lt.kind == TY_CHAR && rt.kind == TY_STRING_LITERAL) {
+		if (rt.len > lt.len)
+			diag_error(r->d, rr->loc, "string literal '%s' (%d bytes) is longer than %s",
+				   rr->str, rt.len, tname(r, lt));
+		return;
+	}
+	if (is_meta_enum(lt) && rt.kind == TY_STRING_LITERAL) {
+		resolve_enum_literal(r, s, lt, rr);
+		return;
+	}
+	if (is_meta_enum(lt) || is_meta_enum(rt)) {
+		struct type other = is_meta_enum(lt) ? rt : lt;
+		if (type_equal(lt, rt) || type_is_integer(other))
+			return;
+	} else if (lt.kind == TY_BOOL && rt.kind == TY_BOOL) {
+		return;
+	} else if (type_is_numeric(lt) && type_is_numeric(rt)) {
+		if (lt.kind == TY_REAL && rt.kind != TY_REAL)
+			rr->int_to_real = true;
+		else if (rt.kind == TY_REAL && lt.kind != TY_REAL)
+			l->int_to_real = true;
+		return;
+	}
+	diag_error(r->d, e->loc, "cannot compare %s with %s", tname(r, lt), tname(r, rt));
+}
+
+static void resolve_arith(struct resolver *r, struct expr *e)
+{
+	struct type lt = e->lhs->type, rt = e->rhs->type;
+	const char *op = tok_kind_name(e->op);
+
+	e->type.kind = TY_NONE;
+	if (lt.kind == TY_NONE || rt.kind == TY_NONE)
+		return;
+	if (!type_is_numeric(lt) || !type_is_numeric(rt)) {
+		diag_error(r->d, e->loc, "operator %s needs numbers, not %s and %s", op,
+			   tname(r, lt), tname(r, rt));
+		return;
+	}
+	if ((e->op == TOK_SLASH || e->op == TOK_PERCENT) && e->rhs->kind == EX_INT && e->rhs->ival == 0) {
+		diag_error(r->d, e->rhs->loc, "division by zero");
+		return;
+	}
+	bool lreal = lt.kind == TY_REAL, rreal = rt.kind == TY_REAL;
+	if (lreal || rreal) {
+		if (e->op == TOK_PERCENT || (lreal && rreal && (e->op == TOK_STAR || e->op == TOK_SLASH)) ||
+		    (rreal && e->op == TOK_SLASH)) {
+			diag_error(r->d, e->loc, "operator %s on REAL values is not supported in v0 (REAL supports +, -, and * or / by an integer)",
+				   op);
+			return;
+		}
+		if (e->op == TOK_PLUS || e->op == TOK_MINUS) {
+			e->lhs->int_to_real = !lreal;
+			e->rhs->int_to_real = !rreal;
+		}
+		e->type.kind = TY_REAL;
+		return;
+	}
+	if (lt.kind == TY_INT_LITERAL && rt.kind == TY_INT_LITERAL)
+		e->type.kind = TY_INT_LITERAL;
+	else if ((lt.kind == TY_TIMESTAMP || rt.kind == TY_TIMESTAMP) && e->op != TOK_MINUS)
+		e->type.kind = TY_TIMESTAMP;
+	else if (type_is_signed(lt) || type_is_signed(rt) || e->op == TOK_MINUS)
+		e->type.kind = TY_INT64;
+	else
+		e->type.kind = TY_UINT64;
+}
+
+static void resolve_expr(struct resolver *r, struct scope *s, struct expr *e)
+{
+	switch (e->kind) {
+	case EX_INT:
+		e->type = (struct type){ TY_INT_LITERAL, 0 };
+		break;
+	case EX_REAL:
+		e->type = (struct type){ TY_REAL, 0 };
+		break;
+	case EX_STRING:
+		e->type = (struct type){ TY_STRING_LITERAL, e->str_len };
+		break;
+	case EX_BOOL:
+		e->type = (struct type){ TY_BOOL, 0 };
+		break;
+	case EX_NAME:
+		resolve_name(r, s, e);
+		break;
+	case EX_CALL:
+		for (size_t i = 0; i < e->n_args; i++)
+			resolve_expr(r, s, e->args[i]);
+		if (strcasecmp(e->name, "random") == 0)
+			e->type = (struct type){ TY_REAL, 0 };
+		else if (strcasecmp(e->name, "now") == 0)
+			e->type = (struct type){ TY_TIMESTAMP, 0 };
+		else {
+			diag_error(r->d, e->loc, "unknown function '%s' (v0 has random() and now())", e->name);
+			break;
+		}
+		if (e->n_args)
+			diag_error(r->d, e->args[0]->loc, "%s() takes no arguments", e->name);
+		break;
+	case EX_UNARY:
+		resolve_expr(r, s, e->lhs);
+		if (e->op == 'N') {
+			e->type = (struct type){ TY_BOOL, 0 };
+			if (e->lhs->type.kind != TY_BOOL && e->lhs->type.kind != TY_NONE)
+				diag_error(r->d, e->lhs->loc, "NOT needs a BOOL, not %s", tname(r, e->lhs->type));
+		} else {
+			e->type = e->lhs->type;
+			if (e->type.kind == TY_REAL)
+				diag_error(r->d, e->loc, "negative REAL values are not supported in v0");
+			else if (!type_is_integer(e->type) && e->type.kind != TY_NONE)
+				diag_error(r->d, e->loc, "unary '-' needs a number, not %s", tname(r, e->type));
+			else if (e->type.kind != TY_INT_LITERAL && e->type.kind != TY_NONE)
+				e->type.kind = TY_INT64;
+		}
+		break;
+	case EX_BINARY:
+		resolve_expr(r, s, e->lhs);
+		resolve_expr(r, s, e->rhs);
+		if (e->op == 'A' || e->op == 'O') {
+			e->type = (struct type){ TY_BOOL, 0 };
+			struct expr *sides[2] = { e->lhs, e->rhs };
+			for (int i = 0; i < 2; i++)
+				if (sides[i]->type.kind != TY_BOOL && sides[i]->type.kind != TY_NONE)
+					diag_error(r->d, sides[i]->loc, "%s needs BOOL operands, not %s",
+						   e->op == 'A' ? "AND" : "OR", tname(r, sides[i]->type));
+		} else if (e->op >= TOK_EQ && e->op <= TOK_GE) {
+			resolve_compare(r, s, e);
+		} else {
+			resolve_arith(r, e);
+		}
+		break;
+	}
+}
+
+static void expect_bool(struct resolver *r, struct expr *e, const char *where)
+{
+	if (e->type.kind != TY_BOOL && e->type.kind != TY_NONE)
+		diag_error(r->d, e->loc, "%s must be a condition (BOOL), not %s", where, tname(r, e->type));
+}
+
+/* ---- statements ---- */
+
+static void flatten_and(struct resolver *r, struct expr *e, struct expr ***out, size_t *n, size_t *cap)
+{
+	if (e->kind == EX_BINARY && e->op == 'A') {
+		flatten_and(r, e->lhs, out, n, cap);
+		flatten_and(r, e->rhs, out, n, cap);
+		return;
+	}
+	ARENA_PUSH(r->a, *out, *n, *cap, e);
+}
+
+static bool mentions_join(const struct expr *e, const struct join_clause *j)
+{
+	if (!e)
+		return false;
+	if (e->kind == EX_NAME)
+		return e->ref == REF_COLUMN && e->join == j;
+	if (mentions_join(e->lhs, j) || mentions_join(e->rhs, j))
+		return true;
+	for (size_t i = 0; i < e->n_args; i++)
+		if (mentions_join(e->args[i], j))
+			return true;
+	return false;
+}
+
+/* JOIN t ON t.k1 = v1 AND t.k2 = v2: each key column of t exactly once. */
+static void resolve_join(struct resolver *r, struct scope *s, struct join_clause *j)
+{
+	struct element_decl *el = s->el;
+
+	j->tab = find_table(el, j->table.name);
+	if (!j->tab) {
+		diag_error(r->d, j->table.loc, "unknown table '%s' in element '%s'", j->table.name, el->name);
+		return;
+	}
+	if (j->tab->kind == TABLE_LOG) {
+		diag_error(r->d, j->table.loc, "cannot JOIN log table '%s' (a log is write-only)", j->table.name);
+		j->tab = NULL;
+		return;
+	}
+	for (int i = 0; i < j->index; i++) {
+		if (s->sel->joins[i].tab == j->tab) {
+			diag_error(r->d, j->table.loc, "table '%s' is joined twice in one SELECT", j->table.name);
+			j->tab = NULL;
+			return;
+		}
+	}
+	s->n_visible_joins = (size_t)j->index + 1;
+	resolve_expr(r, s, j->on);
+
+	size_t n_keys = 0;
+	for (size_t i = 0; i < j->tab->n_cols; i++)
+		n_keys += j->tab->cols[i].primary_key;
+	j->n_keys = n_keys;
+	j->key_vals = arena_alloc(r->a, sizeof(*j->key_vals) * (n_keys ? n_keys : 1));
+
+	struct expr **conj = NULL;
+	size_t n_conj = 0, cap_conj = 0;
+	flatten_and(r, j->on, &conj, &n_conj, &cap_conj);
+	for (size_t i = 0; i < n_conj; i++) {
+		struct expr *c = conj[i];
+		if (c->type.kind == TY_NONE && c->kind != EX_BINARY)
+			continue;
+		struct expr *col = NULL, *val = NULL;
+		if (c->kind == EX_BINARY && c->op == TOK_EQ) {
+			if (c->lhs->ref == REF_COLUMN && c->lhs->join == j && !mentions_join(c->rhs, j)) {
+				col = c->lhs;
+				val = c->rhs;
+			} else if (c->rhs->ref == REF_COLUMN && c->rhs->join == j && !mentions_join(c->lhs, j)) {
+				col = c->rhs;
+				val = c->lhs;
+			}
+		}
+		if (!col) {
+			if (c->lhs && c->rhs && (c->lhs->type.kind == TY_NONE || c->rhs->type.kind == TY_NONE))
+				continue; /* already reported */
+			diag_error(r->d, c->loc, "JOIN ON must compare key columns of '%s' with values (%s.key = input.field AND ...)",
+				   j->table.name, j->table.name);
+			continue;
+		}
+		if (!col->column->primary_key) {
+			diag_error(r->d, col->loc, "column '%s' is not a key of table '%s'; a JOIN looks rows up by key (move this test to WHERE)",
+				   col->column->name, j->table.name);
+			continue;
+		}
+		size_t k = 0;
+		for (size_t ci = 0; ci < j->tab->n_cols && &j->tab->cols[ci] != col->column; ci++)
+			k += j->tab->cols[ci].primary_key;
+		if (j->key_vals[k]) {
+			diag_error(r->d, col->loc, "key column '%s' is compared twice in JOIN ON", col->column->name);
+			continue;
+		}
+		j->key_vals[k] = val;
+	}
+	size_t k = 0;
+	for (size_t ci = 0; ci < j->tab->n_cols; ci++) {
+		if (!j->tab->cols[ci].primary_key)
+			continue;
+		if (!j->key_vals[k])
+			diag_error(r->d, j->on->loc, "JOIN ON does not give key column '%s' of table '%s'",
+				   j->tab->cols[ci].name, j->table.name);
+		k++;
+	}
+}
+
+static void resolve_select(struct resolver *r, struct element_decl *el, enum direction dir,
+			   struct select_insert *sel)
+{
+	struct scope s = { .el = el, .dir = dir, .sel = sel };
+
+	if (strcasecmp(sel->from.name, "input") != 0)
+		diag_error(r->d, sel->from.loc, "FROM must name 'input' (the RPC), not '%s'", sel->from.name);
+	for (size_t i = 0; i < sel->n_joins; i++)
+		resolve_join(r, &s, &sel->joins[i]);
+	s.n_visible_joins = sel->n_joins;
+	for (size_t i = 0; i < sel->n_exprs; i++)
+		resolve_expr(r, &s, sel->exprs[i]);
+	if (sel->where) {
+		resolve_expr(r, &s, sel->where);
+		expect_bool(r, sel->where, "WHERE");
+	}
+
+	if (strcasecmp(sel->target.name, "output") == 0) {
+		sel->to_output = true;
+		if (!sel->star)
+			diag_error(r->d, sel->exprs[0]->loc, "INSERT INTO output needs SELECT * in v0 (rewriting fields is not supported yet)");
+		return;
+	}
+	struct table_decl *t = find_table(el, sel->target.name);
+	if (!t) {
+		diag_error(r->d, sel->target.loc, "unknown table '%s' in element '%s'", sel->target.name, el->name);
+		return;
+	}
+	if (t->kind != TABLE_LOG) {
+		diag_error(r->d, sel->target.loc, "INSERT INTO '%s' ... SELECT: only output and LOG tables can be written from a SELECT in v0",
+			   t->name);
+		return;
+	}
+	sel->log = t;
+	if (sel->star) {
+		diag_error(r->d, sel->loc, "INSERT INTO log table '%s' needs one value per column, not SELECT *", t->name);
+		return;
+	}
+	if (sel->n_exprs != t->n_cols) {
+		diag_error(r->d, sel->exprs[0]->loc, "log table '%s' has %zu columns but the SELECT gives %zu values",
+			   t->name, t->n_cols, sel->n_exprs);
+		return;
+	}
+	for (size_t i = 0; i < t->n_cols; i++) {
+		const char *what = arena_printf(r->a, "column '%s' of '%s'", t->cols[i].name, t->name);
+		struct expr *v = sel->exprs[i];
+		if (v->kind == EX_STRING && is_meta_enum(t->cols[i].type)) {
+			resolve_enum_literal(r, &s, t->cols[i].type, v);
+			continue;
+		}
+		check_assign(r, t->cols[i].type, v, what);
+	}
+}
+
+static void resolve_table(struct resolver *r, struct element_decl *el, struct table_decl *t)
+{
+	check_ident(r, t->name, t->loc, "table");
+	if (strcasecmp(t->name, "input") == 0 || strcasecmp(t->name, "output") == 0)
+		diag_error(r->d, t->loc, "'%s' is reserved: it names the RPC", t->name);
+	for (struct table_decl *o = el->tables; o < t; o++)
+		if (strcmp(o->name, t->name) == 0)
+			diag_error(r->d, t->loc, "duplicate table '%s' in element '%s'", t->name, el->name);
+	int n_keys = 0;
+	for (size_t i = 0; i < t->n_cols; i++) {
+		struct column_decl *c = &t->cols[i];
+		check_ident(r, c->name, c->loc, "column");
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(t->cols[k].name, c->name) == 0)
+				diag_error(r->d, c->loc, "duplicate column '%s' in table '%s'", c->name, t->name);
+		if (c->type.kind == TY_BYTES)
+			diag_error(r->d, c->loc, "column '%s': BYTES columns are not supported in tables (use CHAR(n))", c->name);
+		n_keys += c->primary_key;
+	}
+	if (t->kind == TABLE_LOG) {
+		if (n_keys)
+			diag_error(r->d, t->loc, "log table '%s' cannot have a PRIMARY KEY (it is append-only)", t->name);
+	} else {
+		if (!n_keys)
+			diag_error(r->d, t->loc, "table '%s' needs a PRIMARY KEY", t->name);
+		else if ((size_t)n_keys == t->n_cols)
+			diag_error(r->d, t->loc, "table '%s' needs at least one column that is not in the PRIMARY KEY", t->name);
+		if (t->kind == TABLE_ARRAY) {
+			struct column_decl *k = NULL;
+			for (size_t i = 0; i < t->n_cols; i++)
+				if (t->cols[i].primary_key)
+					k = &t->cols[i];
+			if (n_keys != 1 || k->type.kind != TY_UINT32)
+				diag_error(r->d, t->kind_loc, "ARRAY table '%s' needs exactly one UINT32 key column", t->name);
+		}
+	}
+	if (!t->capacity) {
+		if (!t->capacity_loc.line)
+			diag_error(r->d, t->loc, "table '%s' needs a CAPACITY", t->name);
+	} else if (t->capacity > 0x7fffffffu) {
+		diag_error(r->d, t->capacity_loc, "CAPACITY of table '%s' is too large (at most 2147483647)", t->name);
+		t->capacity = 0;
+	}
+}
+
+static void resolve_rows(struct resolver *r, struct element_decl *el, struct rows_insert *ins)
+{
+	struct table_decl *t = find_table(el, ins->table.name);
+	if (!t) {
+		diag_error(r->d, ins->table.loc, "unknown table '%s' in element '%s'", ins->table.name, el->name);
+		return;
+	}
+	if (t->kind == TABLE_LOG) {
+		diag_error(r->d, ins->table.loc, "cannot insert initial rows into log table '%s'", t->name);
+		return;
+	}
+	size_t n = ins->has_cols ? ins->n_cols : t->n_cols;
+	ins->col_of = arena_alloc(r->a, sizeof(*ins->col_of) * (n ? n : 1));
+	for (size_t i = 0; i < n; i++) {
+		if (!ins->has_cols) {
+			ins->col_of[i] = &t->cols[i];
+			continue;
+		}
+		ins->col_of[i] = find_column(t, ins->cols[i].name);
+		if (!ins->col_of[i])
+			diag_error(r->d, ins->cols[i].loc, "unknown column '%s' in table '%s'", ins->cols[i].name, t->name);
+		for (size_t k = 0; k < i; k++)
+			if (ins->col_of[i] && ins->col_of[k] == ins->col_of[i])
+				diag_error(r->d, ins->cols[i].loc, "column '%s' is listed twice", ins->cols[i].name);
+	}
+	ins->tab = t;
+	struct scope s = { .el = el };
+	for (size_t ri = 0; ri < ins->n_rows; ri++) {
+		struct row_values *row = &ins->rows[ri];
+		if (row->n_vals != n) {
+			diag_error(r->d, row->loc, "row has %zu values but %zu columns are listed", row->n_vals, n);
+			continue;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (!ins->col_of[i])
+				continue;
+			resolve_expr(r, &s, row->vals[i]);
+			const char *what = arena_printf(r->a, "column '%s' of '%s'", ins->col_of[i]->name, t->name);
+			if (check_assign(r, ins->col_of[i]->type, row->vals[i], what) &&
+			    t->kind == TABLE_ARRAY && ins->col_of[i]->primary_key && t->capacity &&
+			    row->vals[i]->kind == EX_INT && row->vals[i]->ival >= t->capacity)
+				diag_error(r->d, row->vals[i]->loc, "index %" PRIu64 " is outside ARRAY table '%s' (CAPACITY %" PRIu64 ")",
+					   row->vals[i]->ival, t->name, t->capacity);
+		}
+	}
+}
+
+static void resolve_element(struct resolver *r, struct element_decl *el)
+{
+	check_ident(r, el->name, el->loc, "element");
+	for (size_t i = 0; i < el->n_fields; i++) {
+		struct field_decl *f = &el->fields[i];
+		check_ident(r, f->name, f->loc, "field");
+		if (is_meta_name(f->name, NULL))
+			diag_error(r->d, f->loc, "'%s' is a column of input (the frame header); the element's field needs another name",
+				   f->name);
+		if (is_meta_enum(f->type))
+			diag_error(r->d, f->loc, "type %s is only for log table columns", tname(r, f->type));
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(el->fields[k].name, f->name) == 0)
+				diag_error(r->d, f->loc, "duplicate field '%s' in element '%s'", f->name, el->name);
+	}
+	for (size_t i = 0; i < el->n_params; i++) {
+		struct param_decl *p = &el->params[i];
+		check_ident(r, p->name, p->loc, "parameter");
+		if (find_elem_field(el, p->name) || find_param(el, p->name) != p)
+			diag_error(r->d, p->loc, "duplicate name '%s' in element '%s'", p->name, el->name);
+		if (p->type.kind == TY_BYTES || is_meta_enum(p->type)) {
+			diag_error(r->d, p->loc, "parameter '%s' cannot have type %s", p->name, tname(r, p->type));
+			p->type.kind = TY_NONE;
+		}
+		struct scope s = { .el = el };
+		resolve_expr(r, &s, p->def);
+		check_assign(r, p->type, p->def, arena_printf(r->a, "parameter '%s'", p->name));
+	}
+	if (el->drop_status) {
+		el->drop_code = status_code(el->drop_status);
+		if (el->drop_code <= 0) {
+			diag_error(r->d, el->drop_loc, el->drop_code == 0 ?
+				   "DROP STATUS cannot be OK" :
+				   "unknown status '%s' (expected a gRPC status name such as PERMISSION_DENIED, ABORTED, UNAVAILABLE)",
+				   el->drop_status);
+			el->drop_code = 10;
+		}
+	}
+	for (size_t i = 0; i < el->n_tables; i++)
+		resolve_table(r, el, &el->tables[i]);
+	for (size_t i = 0; i < el->n_inserts; i++)
+		resolve_rows(r, el, &el->inserts[i]);
+	for (int d = DIR_REQUEST; d <= DIR_RESPONSE; d++) {
+		struct on_block *on = &el->on[d];
+		int outputs = 0;
+		for (size_t i = 0; i < on->n_stmts; i++) {
+			resolve_select(r, el, (enum direction)d, &on->stmts[i]);
+			if (on->stmts[i].to_output && ++outputs == 2)
+				diag_error(r->d, on->stmts[i].loc, "more than one INSERT INTO output in ON %s of element '%s'",
+					   d == DIR_REQUEST ? "REQUEST" : "RESPONSE", el->name);
+		}
+		if (on->present && outputs == 0)
+			diag_warning(r->d, on->loc, "ON %s of element '%s' has no INSERT INTO output: every %s is dropped",
+				     d == DIR_REQUEST ? "REQUEST" : "RESPONSE", el->name,
+				     d == DIR_REQUEST ? "request" : "response");
+	}
+}
+
+/* ---- services ---- */
+
+static void check_field_list(struct resolver *r, struct method_decl *m, struct field_decl *fs,
+			     size_t n, const char *side)
+{
+	for (size_t i = 0; i < n; i++) {
+		check_ident(r, fs[i].name, fs[i].loc, "field");
+		if (is_meta_enum(fs[i].type))
+			diag_error(r->d, fs[i].loc, "type %s is only for log table columns", tname(r, fs[i].type));
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(fs[k].name, fs[i].name) == 0)
+				diag_error(r->d, fs[i].loc, "duplicate field '%s' in %s of method '%s'",
+					   fs[i].name, side, m->name);
+	}
+}
+
+static void resolve_service(struct resolver *r, struct service_decl *s)
+{
+	check_ident(r, s->name, s->loc, "service");
+	for (size_t i = 0; i < s->n_methods; i++) {
+		struct method_decl *m = &s->methods[i];
+		check_ident(r, m->name, m->loc, "method");
+		for (size_t k = 0; k < i; k++)
+			if (strcasecmp(s->methods[k].name, m->name) == 0)
+				diag_error(r->d, m->loc, "duplicate method '%s' in service '%s'", m->name, s->name);
+		check_field_list(r, m, m->req, m->n_req, "REQUEST");
+		check_field_list(r, m, m->resp, m->n_resp, "RESPONSE");
+	}
+}
+
+/* ---- chain ---- */
+
+static const struct field_decl *service_request_field(struct service_decl *s, const char *name)
+{
+	for (size_t i = 0; i < s->n_methods; i++)
+		for (size_t k = 0; k < s->methods[i].n_req; k++)
+			if (strcmp(s->methods[i].req[k].name, name) == 0)
+				return &s->methods[i].req[k];
+	return NULL;
+}
+
+static bool service_response_has(struct service_decl *s, const char *name)
+{
+	for (size_t i = 0; i < s->n_methods; i++)
+		for (size_t k = 0; k < s->methods[i].n_resp; k++)
+			if (strcmp(s->methods[i].resp[k].name, name) == 0)
+				return true;
+	return false;
+}
+
+static bool field_is_read(struct element_decl *el, const struct field_decl *f)
+{
+	for (size_t i = 0; i < el->n_reads; i++)
+		if (el->reads[i] == f)
+			return true;
+	return false;
+}
+
+static void bind_field(struct resolver *r, struct chain_decl *c, struct chain_use *u, size_t fi,
+		       const char *src, struct loc at, bool explicit)
+{
+	struct element_decl *el = u->elem;
+	struct field_decl *f = &el->fields[fi];
+	const struct field_decl *sf = service_request_field(c->svc, src);
+
+	if (!sf) {
+		if (!explicit && !field_is_read(el, f))
+			return; /* never read: nothing to bind */
+		if (service_response_has(c->svc, src))
+			diag_error(r->d, at, "field '%s' is only in responses of service '%s'; elements read request fields in v0",
+				   src, c->svc->name);
+		else if (explicit)
+			diag_error(r->d, at, "unknown field '%s' in service '%s'", src, c->svc->name);
+		else
+			diag_error(r->d, at, "field '%s' of element '%s' is not bound and service '%s' has no field '%s' (bind it: %s = <service field>)",
+				   f->name, el->name, c->svc->name, src, f->name);
+		return;
+	}
+	if (!type_equal(f->type, sf->type) && f->type.kind != TY_NONE) {
+		char a[32], b[32];
+		diag_error(r->d, at, "type mismatch: field '%s' of element '%s' is %s but service field '%s' is %s",
+			   f->name, el->name, type_name(f->type, a, sizeof(a)), src,
+			   type_name(sf->type, b, sizeof(b)));
+		return;
+	}
+	u->field_src[fi] = sf;
+}
+
+static void resolve_use(struct resolver *r, struct chain_decl *c, struct chain_use *u, size_t index)
+{
+	struct element_decl *el = NULL;
+
+	for (size_t i = 0; i < r->prog->n_elements; i++)
+		if (strcmp(r->prog->elements[i]->name, u->element.name) == 0)
+			el = r->prog->elements[i];
+	if (!el) {
+		diag_error(r->d, u->element.loc, "unknown element '%s'", u->element.name);
+		return;
+	}
+	for (size_t i = 0; i < index; i++) {
+		if (c->uses[i].elem == el) {
+			diag_error(r->d, u->element.loc, "element '%s' appears twice in chain '%s' (v0: each element at most once)",
+				   el->name, c->name);
+			return;
+		}
+	}
+	u->elem = el;
+	u->field_src = arena_alloc(r->a, sizeof(*u->field_src) * (el->n_fields + 1));
+	u->param_value = arena_alloc(r->a, sizeof(*u->param_value) * (el->n_params + 1));
+	bool *bound = arena_alloc(r->a, el->n_fields + el->n_params + 1);
+
+	for (size_t i = 0; i < u->n_binds; i++) {
+		struct binding *b = &u->binds[i];
+		size_t fi, pi;
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(u->binds[k].target.name, b->target.name) == 0)
+				diag_error(r->d, b->loc, "'%s' is bound twice", b->target.name);
+		for (fi = 0; fi < el->n_fields && strcmp(el->fields[fi].name, b->target.name); fi++)
+			;
+		for (pi = 0; pi < el->n_params && strcmp(el->params[pi].name, b->target.name); pi++)
+			;
+		if (fi < el->n_fields) {
+			bound[fi] = true;
+			if (b->value) {
+				diag_error(r->d, b->value->loc, "field '%s' must be bound to a service field, not a literal (parameters take literals)",
+					   b->target.name);
+				continue;
+			}
+			bind_field(r, c, u, fi, b->source.name, b->source.loc, true);
+		} else if (pi < el->n_params) {
+			if (!b->value) {
+				diag_error(r->d, b->source.loc, "parameter '%s' needs a literal value, not '%s'",
+					   b->target.name, b->source.name);
+				continue;
+			}
+			struct scope s = { .el = el };
+			resolve_expr(r, &s, b->value);
+			if (check_assign(r, el->params[pi].type, b->value,
+					 arena_printf(r->a, "parameter '%s'", b->target.name)))
+				u->param_value[pi] = b->value;
+		} else {
+			diag_error(r->d, b->target.loc, "element '%s' has no field or parameter '%s'",
+				   el->name, b->target.name);
+		}
+	}
+	for (size_t fi = 0; fi < el->n_fields; fi++)
+		if (!bound[fi])
+			bind_field(r, c, u, fi, el->fields[fi].name, u->element.loc, false);
+	for (size_t pi = 0; pi < el->n_params; pi++)
+		if (!u->param_value[pi])
+			u->param_value[pi] = el->params[pi].def;
+	for (size_t i = 0; i < el->n_method_names; i++) {
+		struct expr *lit = el->method_names[i];
+		for (size_t m = 0; m < c->svc->n_methods; m++)
+			if (strcmp(c->svc->methods[m].name, lit->str) == 0)
+				lit->enum_value = c->svc->methods[m].id;
+		if (lit->enum_value < 0)
+			diag_error(r->d, lit->loc, "'%s' is not a method of service '%s'", lit->str, c->svc->name);
+	}
+}
+
+static struct chain_decl *resolve_chain(struct resolver *r)
+{
+	struct program *prog = r->prog;
+
+	if (prog->n_chains == 0) {
+		diag_error(r->d, (struct loc){ 0, 0 }, "no CREATE CHAIN in this file: nothing to compile");
+		return NULL;
+	}
+	for (size_t i = 1; i < prog->n_chains; i++)
+		diag_error(r->d, prog->chains[i]->loc, "only one CREATE CHAIN per file in v0 (the first is '%s')",
+			   prog->chains[0]->name);
+	struct chain_decl *c = prog->chains[0];
+	check_ident(r, c->name, c->loc, "chain");
+	for (size_t i = 0; i < prog->n_services; i++)
+		if (strcmp(prog->services[i]->name, c->service.name) == 0)
+			c->svc = prog->services[i];
+	if (!c->svc) {
+		diag_error(r->d, c->service.loc, "unknown service '%s'", c->service.name);
+		return NULL;
+	}
+	for (size_t i = 0; i < c->n_uses; i++)
+		resolve_use(r, c, &c->uses[i], i);
+	return c;
+}
+
+struct chain_decl *resolve_program(struct arena *a, struct diag *d, struct program *prog)
+{
+	struct resolver r = { a, d, prog };
+
+	for (size_t i = 0; i < prog->n_services; i++) {
+		resolve_service(&r, prog->services[i]);
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(prog->services[k]->name, prog->services[i]->name) == 0)
+				diag_error(d, prog->services[i]->loc, "duplicate service '%s'", prog->services[i]->name);
+	}
+	for (size_t i = 0; i < prog->n_elements; i++) {
+		resolve_element(&r, prog->elements[i]);
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(prog->elements[k]->name, prog->elements[i]->name) == 0)
+				diag_error(d, prog->elements[i]->loc, "duplicate element '%s'", prog->elements[i]->name);
+	}
+	return resolve_chain(&r);
+}

@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT */
+/* adn-load detach: take a chain off its cgroups and socket map and remove
+ * its pins. The kernel frees programs and maps once the last reference
+ * (pin, link, attachment, open fd) is gone. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "adn_chaindir.h"
+#include "adn_err.h"
+#include "adn_pinned.h"
+#include "loader.h"
+
+#define MAX_IDS 256
+
+/* Ids of the chain's kernel objects, to wait until the kernel freed them. */
+struct held_ids {
+	__u32 prog[MAX_IDS], map[MAX_IDS];
+	int n_prog, n_map;
+};
+
+static int collect_id(const char *rel, const char *path, void *ctx)
+{
+	struct held_ids *ids = ctx;
+	int fd = bpf_obj_get(path);
+
+	if (fd < 0)
+		return 0;
+	if (!strncmp(rel, "prog_", 5)) {
+		struct bpf_prog_info info = { 0 };
+		__u32 len = sizeof(info);
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) && ids->n_prog < MAX_IDS)
+			ids->prog[ids->n_prog++] = info.id;
+	} else if (strncmp(rel, "link_", 5)) {
+		struct bpf_map_info info;
+		if (!adn_map_info(fd, &info) && ids->n_map < MAX_IDS)
+			ids->map[ids->n_map++] = info.id;
+	}
+	close(fd);
+	return 0;
+}
+
+static int detach_link(const char *rel, const char *path, void *ctx)
+{
+	int fd;
+
+	(void)ctx;
+	if (strncmp(rel, "link_", 5))
+		return 0;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	/* Detach now even if some process still holds the link open. */
+	bpf_link_detach(fd);
+	close(fd);
+	return 0;
+}
+
+static void detach_msg(const char *chain)
+{
+	char prog_path[PATH_MAX], map_path[PATH_MAX];
+	int prog_fd, map_fd;
+
+	adn_chain_path(prog_path, sizeof(prog_path), chain, "prog_msg");
+	adn_chain_path(map_path, sizeof(map_path), chain, "adn_socks");
+	prog_fd = bpf_obj_get(prog_path);
+	map_fd = bpf_obj_get(map_path);
+	if (prog_fd >= 0 && map_fd >= 0)
+		bpf_prog_detach2(prog_fd, map_fd, BPF_SK_MSG_VERDICT);
+	if (prog_fd >= 0)
+		close(prog_fd);
+	if (map_fd >= 0)
+		close(map_fd);
+}
+
+static bool id_alive(__u32 id, bool is_prog)
+{
+	int fd = is_prog ? bpf_prog_get_fd_by_id(id) : bpf_map_get_fd_by_id(id);
+
+	if (fd >= 0) {
+		close(fd);
+		return true;
+	}
+	return errno != ENOENT;
+}
+
+/* Freeing is deferred (RCU, workqueues): wait up to 2 s so that tools run
+ * right after detach see nothing left. */
+static void wait_released(const struct held_ids *ids, const char *chain)
+{
+	struct timespec tick = { 0, 5 * 1000 * 1000 };
+	int alive = 0;
+
+	for (int round = 0; round < 400; round++) {
+		alive = 0;
+		for (int i = 0; i < ids->n_prog; i++)
+			alive += id_alive(ids->prog[i], true);
+		for (int i = 0; i < ids->n_map; i++)
+			alive += id_alive(ids->map[i], false);
+		if (!alive)
+			return;
+		nanosleep(&tick, NULL);
+	}
+	loader_error("detach", "chain %s: %d program(s)/map(s) still held open by another process "
+			       "(e.g. adnctl log); the kernel frees them when it exits",
+		     chain, alive);
+}
+
+int chain_teardown(const char *chain, bool wait_for_release, struct adn_err *err)
+{
+	struct held_ids ids = { 0 };
+	int rc;
+
+	adn_chain_walk(chain, collect_id, &ids, NULL);
+	detach_msg(chain);
+	adn_chain_walk(chain, detach_link, NULL, NULL);
+	rc = adn_chain_remove(chain, err);
+	if (!rc && wait_for_release)
+		wait_released(&ids, chain);
+	return rc;
+}
+
+static void detach_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: adn-load detach [OPTIONS] CHAIN\n"
+		"\n"
+		"Detach CHAIN's sk_msg program from its socket map and its sock_ops program\n"
+		"from every cgroup, then remove /sys/fs/bpf/adn/CHAIN/.\n"
+		"\n"
+		"Options:\n"
+		"  -h, --help   this help\n"
+		"\n"
+		"Exit status 2 if CHAIN is not attached.\n");
+}
+
+int cmd_detach(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct adn_err err;
+	const char *chain;
+	int c, lock_fd, rc;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			detach_usage(stdout);
+			return EXIT_OK;
+		}
+		detach_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (optind != argc - 1) {
+		loader_error("detach", optind == argc ? "missing CHAIN" : "more than one CHAIN given");
+		detach_usage(stderr);
+		return EXIT_USAGE;
+	}
+	chain = argv[optind];
+	if (!adn_name_valid(chain)) {
+		loader_error("detach", "'%s' is not a valid chain name", chain);
+		return EXIT_USAGE;
+	}
+	if (!adn_chain_exists(chain)) {
+		loader_error("detach", "chain %s is not attached (no %s/%s)", chain, ADN_PIN_ROOT, chain);
+		return EXIT_RUNTIME;
+	}
+	lock_fd = adn_pin_root_lock(&err);
+	if (lock_fd < 0) {
+		loader_error("detach", "%s", err.msg);
+		return EXIT_RUNTIME;
+	}
+	if (!adn_chain_exists(chain)) { /* another detach won the race */
+		close(lock_fd);
+		loader_error("detach", "chain %s is not attached (no %s/%s)", chain, ADN_PIN_ROOT, chain);
+		return EXIT_RUNTIME;
+	}
+	rc = chain_teardown(chain, true, &err);
+	close(lock_fd);
+	if (rc) {
+		loader_error("detach", "%s", err.msg);
+		return EXIT_RUNTIME;
+	}
+	printf("chain %s detached\n", chain);
+	return EXIT_OK;
+}

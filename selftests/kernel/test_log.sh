@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Logging: every request and every response appears exactly once in the log
+# that adnctl drains from the ring buffer, with the status the caller saw.
+source "$(dirname "$0")/../lib.sh"
+require_root
+ensure_bpffs
+
+PORT=17076
+CHAIN=adntest-log
+CG=$(make_cgroup log)
+attach_chain $CHAIN $PORT "$CG"
+start_server "$CG" $PORT
+LOG=$TEST_TMP/log.jsonl
+"$ADNCTL" log $CHAIN -o "$LOG" --follow --interval-ms 20 >"$TEST_TMP/drain.out" 2>&1 &
+drain=$!
+_pids+=("$drain")
+
+N=3000
+out=$(kv "$CG" $PORT --user alice --count $N --outstanding 128) || fail "alice: $out"
+sleep 0.3
+kill -TERM $drain
+wait $drain || fail "log drainer failed: $(cat "$TEST_TMP/drain.out")"
+
+req=$(jq -r 'select(.kind == "request") | .rpc_id' "$LOG" | sort -n)
+resp=$(jq -r 'select(.kind == "response") | .rpc_id' "$LOG" | sort -n)
+expect_eq "request records" $N "$(wc -l <<<"$req")"
+expect_eq "distinct request ids" $N "$(uniq <<<"$req" | wc -l)"
+expect_eq "response records" $N "$(wc -l <<<"$resp")"
+expect_eq "responses answer the requests" "$req" "$resp"
+expect_eq "aborted responses logged = aborted calls" "$(status_count "$out" aborted)" \
+	"$(jq -r 'select(.kind == "response" and .status == "aborted") | .rpc_id' "$LOG" | wc -l)"
+expect_eq "ok responses logged = ok calls" "$(status_count "$out" ok)" \
+	"$(jq -r 'select(.kind == "response" and .status == "ok") | .rpc_id' "$LOG" | wc -l)"
+expect_eq "requests carry the user" $N "$(jq -r 'select(.kind == "request" and .user == "alice")|1' "$LOG" | wc -l)"
+jq -e 'select(.kind == "request") | .time | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T")' "$LOG" >/dev/null ||
+	fail "log time is not a wall-clock time"
+expect_eq "records lost" 0 "$(chain_stat $CHAIN log_lost)"
+stop_server
+echo ok

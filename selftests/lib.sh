@@ -1,0 +1,154 @@
+# Shared helpers of the kernel tests (sourced by selftests/kernel/test_*.sh).
+# Every test runs in its own shell; whatever it creates (cgroups, chains,
+# processes, files) is registered here and removed by an EXIT trap, also when
+# the test fails.
+
+set -u
+
+ADN_ROOT=${ADN_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+BIN=$ADN_ROOT/build/bin
+ADNC=$BIN/adnc
+ADN_LOAD=$BIN/adn-load
+ADNCTL=$BIN/adnctl
+KV_SERVER=$BIN/kv-server
+KV_CLIENT=$BIN/kv-client
+KV_OBJ=${KV_OBJ:-$ADN_ROOT/build/kv/kv.bpf.o}
+
+_cleanup_cmds=()
+_pids=()
+TEST_TMP=$(mktemp -d /tmp/adn-test.XXXXXX)
+
+on_exit() { _cleanup_cmds+=("$*"); }
+
+_cleanup() {
+	local rc=$? pid i
+	for pid in "${_pids[@]}"; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in "${_pids[@]}"; do
+		wait "$pid" 2>/dev/null
+	done
+	for ((i = ${#_cleanup_cmds[@]} - 1; i >= 0; i--)); do
+		eval "${_cleanup_cmds[$i]}" >/dev/null 2>&1
+	done
+	rm -rf "$TEST_TMP"
+	exit $rc
+}
+trap _cleanup EXIT
+trap 'exit 130' INT TERM
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+note() { echo "  $*"; }
+
+expect_eq() { # what expected actual
+	[ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"
+}
+
+expect_range() { # what lo hi actual
+	[ "$4" -ge "$2" ] && [ "$4" -le "$3" ] || fail "$1: $4 not in [$2, $3]"
+}
+
+require_root() {
+	[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (real BPF)"; exit 77; }
+}
+
+cgroup2_root() {
+	awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts
+}
+
+ensure_bpffs() {
+	grep -q ' /sys/fs/bpf bpf ' /proc/mounts || mount -t bpf bpf /sys/fs/bpf
+}
+
+# make_cgroup NAME -> prints the path; removed at exit (after its processes).
+make_cgroup() {
+	local root path
+	root=$(cgroup2_root)
+	[ -n "$root" ] || fail "no cgroup2 mount in /proc/mounts"
+	path="$root/adn-test-$1-$$"
+	mkdir "$path" || fail "cannot create cgroup $path"
+	on_exit "rmdir '$path'"
+	echo "$path"
+}
+
+# in_cgroup CG CMD... : run CMD inside cgroup CG (it opens its sockets there).
+in_cgroup() {
+	local cg=$1
+	shift
+	sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg" "$@"
+}
+
+# start_bg NAME CG CMD... : start CMD in CG in the background; output in
+# $TEST_TMP/NAME.out; killed at exit. Sets BG_PID.
+start_bg() {
+	local name=$1 cg=$2
+	shift 2
+	in_cgroup "$cg" "$@" >"$TEST_TMP/$name.out" 2>&1 &
+	BG_PID=$!
+	_pids+=("$BG_PID")
+}
+
+# wait_for_line FILE REGEX [SECONDS]
+wait_for_line() {
+	local i
+	for ((i = 0; i < ${3:-5} * 20; i++)); do
+		grep -qE "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	fail "timed out waiting for /$2/ in $1: $(tail -3 "$1" 2>/dev/null)"
+}
+
+# attach_chain CHAIN PORT CG... : attach $KV_OBJ as CHAIN on PORT; detached at exit.
+attach_chain() {
+	local chain=$1 port=$2 args=() cg
+	shift 2
+	for cg in "$@"; do args+=(--cgroup "$cg"); done
+	"$ADN_LOAD" attach "${args[@]}" --port "$port" --name "$chain" "$KV_OBJ" ||
+		fail "adn-load attach $chain failed"
+	on_exit "'$ADN_LOAD' detach '$chain'"
+}
+
+# start_server CG PORT : kv-server in CG; stats written at its exit.
+start_server() {
+	start_bg server "$1" "$KV_SERVER" --listen 127.0.0.1 --port "$2" \
+		--stats-file "$TEST_TMP/server-stats.json"
+	SERVER_PID=$BG_PID
+	wait_for_line "$TEST_TMP/server.out" "listening"
+}
+
+stop_server() {
+	kill -TERM "$SERVER_PID" 2>/dev/null
+	wait "$SERVER_PID" 2>/dev/null
+	[ -s "$TEST_TMP/server-stats.json" ] || fail "kv-server wrote no stats"
+}
+
+# handled_by USER : requests of USER that reached the server's handler.
+handled_by() {
+	jq -r --arg u "$1" '.by_user[$u] // 0' "$TEST_TMP/server-stats.json"
+}
+
+# kv CG PORT ARGS... : run kv-client in CG with --json; prints its JSON.
+kv() {
+	local cg=$1 port=$2
+	shift 2
+	timeout 120 sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg" \
+		"$KV_CLIENT" --host 127.0.0.1 --port "$port" --json "$@"
+}
+
+# status_count JSON NAME : calls that ended with status NAME ("ok" for OK).
+status_count() {
+	if [ "$2" = ok ]; then
+		jq -r '.ok' <<<"$1"
+	else
+		jq -r --arg s "$2" '.status[$s] // 0' <<<"$1"
+	fi
+}
+
+# stat CHAIN NAME : a counter of adn_stats summed over CPUs.
+chain_stat() {
+	"$ADN_LOAD" status "$1" --json | jq -r --arg n "$2" '.[0].stats[$n] // .stats[$n] // 0'
+}
