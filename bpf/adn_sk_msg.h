@@ -326,8 +326,11 @@ int adn_msg(struct sk_msg_md *msg)
 		 * last frame's body continues in the next send. */
 		int verdict;
 
-		if (w.off != w.size)
-			bpf_msg_apply_bytes(msg, w.off);
+		/* Always set: the message keeps apply_bytes from an earlier run
+		 * of the same sendmsg, and a stale value would cut this verdict
+		 * short and make the kernel run the chain again on frames this
+		 * run has already decided. */
+		bpf_msg_apply_bytes(msg, w.off);
 		verdict = adn_msg_pass(msg, st);
 		if (st && w.off >= w.size)
 			st->explicit_verdicts = 0;
@@ -345,12 +348,14 @@ int adn_msg(struct sk_msg_md *msg)
 		return adn_msg_bounce(msg);
 	case ADN_WALK_PARTIAL:
 		ADN_COUNT(corked);
+		bpf_msg_apply_bytes(msg, 0);
 		bpf_msg_cork_bytes(msg, w.need);
 		return SK_PASS;
 	case ADN_WALK_BAD:
 		/* The byte stream has lost its frame boundaries: nothing after
 		 * this point can be checked, so the socket may send no more. */
 		ADN_COUNT(malformed);
+		bpf_msg_apply_bytes(msg, 0);
 		return SK_DROP;
 	default:
 		return SK_PASS; /* empty message */

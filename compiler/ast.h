@@ -245,6 +245,7 @@ struct chain_decl {
 };
 
 struct program {
+	struct loc end;       /* end of file, for "missing" errors */
 	const char *file;     /* as given */
 	const char *basename; /* for generated comments */
 	struct service_decl **services;

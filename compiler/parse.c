@@ -39,8 +39,11 @@ static const char *describe(struct parser *p, const struct token *t)
 {
 	if (t->kind == TOK_EOF)
 		return "end of file";
-	if (t->kind == TOK_STRING || t->kind == TOK_IDENT || t->kind == TOK_INTEGER ||
-	    t->kind == TOK_DECIMAL) {
+	if (t->kind == TOK_STRING) { /* already quoted in the source */
+		int len = t->len > 40 ? 40 : t->len;
+		return arena_printf(p->a, "%.*s%s", len, t->start, t->len > 40 ? "..." : "");
+	}
+	if (t->kind == TOK_IDENT || t->kind == TOK_INTEGER || t->kind == TOK_DECIMAL) {
 		int len = t->len > 40 ? 40 : t->len;
 		return arena_printf(p->a, "'%.*s%s'", len, t->start, t->len > 40 ? "..." : "");
 	}
@@ -101,11 +104,9 @@ static const char *stmt_text(struct parser *p, size_t from, size_t to)
 	char *s = arena_alloc(p->a, cap), *o = s;
 	for (size_t i = from; i < to; i++) {
 		const struct token *t = &p->toks[i];
-		bool glue = i == from || t->kind == TOK_COMMA || t->kind == TOK_RPAREN ||
-			    t->kind == TOK_SEMI || t->kind == TOK_DOT ||
-			    p->toks[i - 1].kind == TOK_LPAREN || p->toks[i - 1].kind == TOK_DOT ||
-			    (t->kind == TOK_LPAREN && p->toks[i - 1].kind == TOK_IDENT &&
-			     !tok_is_kw(&p->toks[i - 1], "VALUES") && !tok_is_kw(&p->toks[i - 1], "IN"));
+		/* one space where the source has any whitespace or comment */
+		const struct token *prev = i > from ? &p->toks[i - 1] : NULL;
+		bool glue = !prev || prev->start + prev->len == t->start;
 		if (!glue)
 			*o++ = ' ';
 		memcpy(o, t->start, (size_t)t->len);
@@ -720,6 +721,7 @@ struct program *parse_program(struct arena *a, struct diag *d, struct token_list
 	p.recover = &top;
 	if (setjmp(top))
 		sync_top(&p, p.stmt_start);
+	prog->end = toks.toks[toks.n > 1 ? toks.n - 2 : 0].loc; /* the last token */
 	while (peek(&p)->kind != TOK_EOF && !d->too_many) {
 		size_t start = p.pos;
 		p.stmt_start = start;

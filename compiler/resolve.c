@@ -430,6 +430,13 @@ static void resolve_arith(struct resolver *r, struct expr *e)
 		e->type.kind = TY_REAL;
 		return;
 	}
+	if ((e->op == TOK_SLASH || e->op == TOK_PERCENT) &&
+	    (type_is_signed(lt) || type_is_signed(rt))) {
+		/* clang 14 cannot emit signed division for BPF (no sdiv before cpu v4) */
+		diag_error(r->d, e->loc, "operator %s on signed integers (%s, %s) is not supported by eBPF in v0; use UINT types",
+			   op, tname(r, lt), tname(r, rt));
+		return;
+	}
 	if (lt.kind == TY_INT_LITERAL && rt.kind == TY_INT_LITERAL)
 		e->type.kind = TY_INT_LITERAL;
 	else if ((lt.kind == TY_TIMESTAMP || rt.kind == TY_TIMESTAMP) && e->op != TOK_MINUS)
@@ -989,7 +996,7 @@ static struct chain_decl *resolve_chain(struct resolver *r)
 	struct program *prog = r->prog;
 
 	if (prog->n_chains == 0) {
-		diag_error(r->d, (struct loc){ 0, 0 }, "no CREATE CHAIN in this file: nothing to compile");
+		diag_error(r->d, prog->end, "no CREATE CHAIN in this file: nothing to compile");
 		return NULL;
 	}
 	for (size_t i = 1; i < prog->n_chains; i++)

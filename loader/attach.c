@@ -49,6 +49,8 @@ struct attach_state {
 	bool dir_created;
 	bool msg_attached;
 	const char *chain;
+	struct held_ids ids; /* filled by undo() */
+	__u32 max_map_id_before; /* highest map id before the load */
 };
 
 static void attach_usage(FILE *out)
@@ -319,7 +321,7 @@ static int write_params(struct attach_state *s, const struct adn_meta *meta,
 		as.n += one.n;
 		free(one.a);
 	}
-	rc = write_row(s, map, "adn_params", &rt, &as, true, err);
+	rc = write_row(s, map, NULL, &rt, &as, true, err);
 out:
 	adn_assigns_free(&as);
 	return rc;
@@ -402,9 +404,56 @@ static int attach_programs(struct attach_state *s, const struct attach_args *a)
 	return 0;
 }
 
+static __u32 highest_map_id(void)
+{
+	__u32 id = 0, next;
+
+	while (!bpf_map_get_next_id(id, &next))
+		id = next;
+	return id;
+}
+
+/* A failed load has already closed and unpinned the maps libbpf created,
+ * but the kernel frees them later; find the ones still alive by id. */
+static void collect_new_maps(struct attach_state *s)
+{
+	__u32 id = s->max_map_id_before, next;
+	struct bpf_map *map;
+
+	while (!bpf_map_get_next_id(id, &next)) {
+		struct bpf_map_info info;
+		int fd = bpf_map_get_fd_by_id(next);
+		id = next;
+		if (fd < 0)
+			continue;
+		if (!adn_map_info(fd, &info)) {
+			bpf_object__for_each_map(map, s->obj) {
+				/* the kernel keeps 15 characters of the name */
+				if (!strncmp(bpf_map__name(map), info.name, BPF_OBJ_NAME_LEN - 1) &&
+				    s->ids.n_map < MAX_HELD_IDS) {
+					s->ids.map[s->ids.n_map++] = info.id;
+					break;
+				}
+			}
+		}
+		close(fd);
+	}
+}
+
 static void undo(struct attach_state *s)
 {
 	struct adn_err err;
+	struct bpf_program *prog;
+	struct bpf_map *map;
+
+	bpf_object__for_each_program(prog, s->obj)
+		if (bpf_program__fd(prog) >= 0)
+			held_ids_add(&s->ids, bpf_program__fd(prog), true);
+	bpf_object__for_each_map(map, s->obj)
+		if (bpf_map__fd(map) >= 0)
+			held_ids_add(&s->ids, bpf_map__fd(map), false);
+	if (!s->ids.n_map)
+		collect_new_maps(s);
 
 	if (s->msg_attached)
 		bpf_prog_detach2(bpf_program__fd(s->msg), bpf_map__fd(s->socks), BPF_SK_MSG_VERDICT);
@@ -413,6 +462,8 @@ static void undo(struct attach_state *s)
 		bpf_link__destroy(s->link[i]); /* closes the last fd: detaches */
 	}
 	s->n_links = 0;
+	if (s->dir_created)
+		held_ids_collect_pins(&s->ids, s->chain); /* libbpf may have closed its fds */
 	if (s->dir_created && adn_chain_remove(s->chain, &err))
 		loader_error("attach", "undo: %s", err.msg);
 }
@@ -468,6 +519,7 @@ static int do_attach(const struct attach_args *a, struct attach_state *s,
 		loader_error("attach", "%s", err.msg);
 		return -1;
 	}
+	s->max_map_id_before = highest_map_id();
 	rc = bpf_object__load(s->obj);
 	if (rc) {
 		report_load_failure(a->obj_path, rc);
@@ -521,9 +573,11 @@ int cmd_attach(int argc, char **argv)
 	sigaddset(&block, SIGHUP);
 	sigprocmask(SIG_BLOCK, &block, &old);
 	rc = do_attach(&a, &s, &meta);
-	if (rc)
+	if (rc && s.obj)
 		undo(&s);
 	close_state(&s, a.n_cgroups);
+	if (rc)
+		wait_released(&s.ids, "attach", s.chain);
 	close(lock_fd);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (!rc) {

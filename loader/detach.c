@@ -17,13 +17,6 @@
 #include "adn_pinned.h"
 #include "loader.h"
 
-#define MAX_IDS 256
-
-/* Ids of the chain's kernel objects, to wait until the kernel freed them. */
-struct held_ids {
-	__u32 prog[MAX_IDS], map[MAX_IDS];
-	int n_prog, n_map;
-};
 
 static int collect_id(const char *rel, const char *path, void *ctx)
 {
@@ -32,16 +25,10 @@ static int collect_id(const char *rel, const char *path, void *ctx)
 
 	if (fd < 0)
 		return 0;
-	if (!strncmp(rel, "prog_", 5)) {
-		struct bpf_prog_info info = { 0 };
-		__u32 len = sizeof(info);
-		if (!bpf_obj_get_info_by_fd(fd, &info, &len) && ids->n_prog < MAX_IDS)
-			ids->prog[ids->n_prog++] = info.id;
-	} else if (strncmp(rel, "link_", 5)) {
-		struct bpf_map_info info;
-		if (!adn_map_info(fd, &info) && ids->n_map < MAX_IDS)
-			ids->map[ids->n_map++] = info.id;
-	}
+	if (!strncmp(rel, "prog_", 5))
+		held_ids_add(ids, fd, true);
+	else if (strncmp(rel, "link_", 5))
+		held_ids_add(ids, fd, false);
 	close(fd);
 	return 0;
 }
@@ -90,9 +77,28 @@ static bool id_alive(__u32 id, bool is_prog)
 	return errno != ENOENT;
 }
 
+void held_ids_collect_pins(struct held_ids *ids, const char *chain)
+{
+	adn_chain_walk(chain, collect_id, ids, NULL);
+}
+
+void held_ids_add(struct held_ids *ids, int fd, bool is_prog)
+{
+	if (is_prog) {
+		struct bpf_prog_info info = { 0 };
+		__u32 len = sizeof(info);
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) && ids->n_prog < MAX_HELD_IDS)
+			ids->prog[ids->n_prog++] = info.id;
+	} else {
+		struct bpf_map_info info;
+		if (!adn_map_info(fd, &info) && ids->n_map < MAX_HELD_IDS)
+			ids->map[ids->n_map++] = info.id;
+	}
+}
+
 /* Freeing is deferred (RCU, workqueues): wait up to 2 s so that tools run
  * right after detach see nothing left. */
-static void wait_released(const struct held_ids *ids, const char *chain)
+void wait_released(const struct held_ids *ids, const char *cmd, const char *chain)
 {
 	struct timespec tick = { 0, 5 * 1000 * 1000 };
 	int alive = 0;
@@ -107,7 +113,7 @@ static void wait_released(const struct held_ids *ids, const char *chain)
 			return;
 		nanosleep(&tick, NULL);
 	}
-	loader_error("detach", "chain %s: %d program(s)/map(s) still held open by another process "
+	loader_error(cmd, "chain %s: %d program(s)/map(s) still held open by another process "
 			       "(e.g. adnctl log); the kernel frees them when it exits",
 		     chain, alive);
 }
@@ -117,12 +123,12 @@ int chain_teardown(const char *chain, bool wait_for_release, struct adn_err *err
 	struct held_ids ids = { 0 };
 	int rc;
 
-	adn_chain_walk(chain, collect_id, &ids, NULL);
+	held_ids_collect_pins(&ids, chain);
 	detach_msg(chain);
 	adn_chain_walk(chain, detach_link, NULL, NULL);
 	rc = adn_chain_remove(chain, err);
 	if (!rc && wait_for_release)
-		wait_released(&ids, chain);
+		wait_released(&ids, "detach", chain);
 	return rc;
 }
 

@@ -33,4 +33,15 @@ const char *libbpf_log_last_warning(void);
 struct adn_err;
 int chain_teardown(const char *chain, bool wait_for_release, struct adn_err *err);
 
+/* Ids of a chain's programs and maps, to wait until the kernel freed them. */
+#define MAX_HELD_IDS 256
+struct held_ids {
+	unsigned prog[MAX_HELD_IDS], map[MAX_HELD_IDS];
+	int n_prog, n_map;
+};
+void held_ids_add(struct held_ids *ids, int fd, bool is_prog);
+/* Adds the ids of every program and map pinned under the chain's dir. */
+void held_ids_collect_pins(struct held_ids *ids, const char *chain);
+void wait_released(const struct held_ids *ids, const char *cmd, const char *chain);
+
 #endif

@@ -56,7 +56,7 @@ int adn_cols_find(const struct adn_cols *cols, const char *name);
 void adn_cols_names(const struct adn_cols *cols, char *buf, size_t len);
 
 /* One column: text -> bytes at base + col->offset. `where` names the table
- * in error messages ("acl.ac_tab"). */
+ * in error messages ("acl.ac_tab"); NULL means the columns are parameters. */
 int adn_col_parse(const struct adn_cols *cols, const struct adn_col *col, const char *text,
 		  void *base, const char *where, struct adn_err *err);
 /* One column's value (no name). */
@@ -92,7 +92,8 @@ int adn_assigns_from_argv(struct adn_assigns *as, int argc, char *const argv[],
 			  struct adn_err *err);
 void adn_assigns_free(struct adn_assigns *as);
 
-/* Assign into one struct; columns not named keep their bytes. */
+/* Assign into one struct; columns not named keep their bytes. where as for
+ * adn_col_parse. */
 int adn_cols_parse(const struct adn_cols *cols, const struct adn_assigns *as, void *base,
 		   const char *where, struct adn_err *err);
 

@@ -54,7 +54,7 @@ static int print_prog(const char *rel, const char *path, void *ctx)
 	const char *type = libbpf_bpf_prog_type_str(info.type);
 	if (c->json) {
 		json_sep(c);
-		fprintf(c->out, "{\"pin\":\"%s\",\"id\":%u,\"type\":\"%s\",\"name\":\"%s\","
+		fprintf(c->out, "{\"pin\":\"%s\",\"prog_id\":%u,\"type\":\"%s\",\"name\":\"%s\","
 			"\"xlated_bytes\":%u,\"jited_bytes\":%u}",
 			rel, info.id, type ? type : "?", info.name, info.xlated_prog_len,
 			info.jited_prog_len);
@@ -100,8 +100,9 @@ static long count_entries(int fd, const struct bpf_map_info *info)
 
 	if (info->type == BPF_MAP_TYPE_ARRAY || info->type == BPF_MAP_TYPE_PERCPU_ARRAY)
 		return info->max_entries;
-	if (info->type == BPF_MAP_TYPE_RINGBUF)
-		return -1;
+	if (info->type == BPF_MAP_TYPE_RINGBUF || info->type == BPF_MAP_TYPE_SK_STORAGE ||
+	    info->type == BPF_MAP_TYPE_INODE_STORAGE || info->type == BPF_MAP_TYPE_TASK_STORAGE)
+		return -1; /* no count to show: not iterable from userspace */
 	key = calloc(1, info->key_size ? info->key_size : 1);
 	next = calloc(1, info->key_size ? info->key_size : 1);
 	if (key && next && !bpf_map_get_next_key(fd, NULL, next)) {
@@ -135,7 +136,7 @@ static int print_map(const char *rel, const char *path, void *ctx)
 	const char *type = libbpf_bpf_map_type_str(info.type);
 	if (c->json) {
 		json_sep(c);
-		fprintf(c->out, "{\"pin\":\"%s\",\"id\":%u,\"type\":\"%s\",\"name\":\"%s\","
+		fprintf(c->out, "{\"pin\":\"%s\",\"map_id\":%u,\"type\":\"%s\",\"name\":\"%s\","
 			"\"key_size\":%u,\"value_size\":%u,\"max_entries\":%u",
 			rel, info.id, type ? type : "?", info.name, info.key_size,
 			info.value_size, info.max_entries);
@@ -145,9 +146,11 @@ static int print_map(const char *rel, const char *path, void *ctx)
 	} else if (entries >= 0) {
 		fprintf(c->out, "    %-14s id %-6u %-14s entries %ld/%u\n", rel, info.id,
 			type ? type : "?", entries, info.max_entries);
-	} else {
+	} else if (info.type == BPF_MAP_TYPE_RINGBUF) {
 		fprintf(c->out, "    %-14s id %-6u %-14s size %u bytes\n", rel, info.id,
 			type ? type : "?", info.max_entries);
+	} else {
+		fprintf(c->out, "    %-14s id %-6u %s\n", rel, info.id, type ? type : "?");
 	}
 	return 0;
 }

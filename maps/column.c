@@ -212,18 +212,23 @@ int adn_col_parse(const struct adn_cols *cols, const struct adn_col *col, const 
 		  void *base, const char *where, struct adn_err *err)
 {
 	uint8_t *dst = (uint8_t *)base + col->offset;
-	char range[64], names[512];
+	char range[64], names[512], subject[256];
 	uint64_t v;
 	int64_t ev;
 	int rc;
 
+	/* "column 'x' in table acl.ac_tab", or "parameter 'fault.probability'" */
+	if (where)
+		snprintf(subject, sizeof(subject), "column '%s' in table %.128s", col->name, where);
+	else
+		snprintf(subject, sizeof(subject), "parameter '%s'", col->name);
 	switch (col->kind) {
 	case ADN_COL_STRING: {
 		size_t len = strlen(text);
 		if (len > col->size)
 			return adn_err_set(err, ERANGE,
-					   "column '%s' in table %s: value is %zu bytes, max length is %u",
-					   col->name, where, len, col->size);
+					   "%s: value is %zu bytes, max length is %u",
+					   subject, len, col->size);
 		memset(dst, 0, col->size);
 		memcpy(dst, text, len);
 		return 0;
@@ -236,12 +241,12 @@ int adn_col_parse(const struct adn_cols *cols, const struct adn_col *col, const 
 		rc = parse_integer(text, col->size, col->is_signed, &v, range, sizeof(range));
 		if (rc == -ERANGE)
 			return adn_err_set(err, ERANGE,
-					   "column '%s' in table %s: %s is out of range (%s)",
-					   col->name, where, text, range);
+					   "%s: %s is out of range (%s)",
+					   subject, text, range);
 		if (rc)
 			return adn_err_set(err, EINVAL,
-					   "column '%s' in table %s: '%s' is not an integer",
-					   col->name, where, text);
+					   "%s: '%s' is not an integer",
+					   subject, text);
 		store_uint(dst, col->size, v);
 		return 0;
 	case ADN_COL_ENUM:
@@ -255,31 +260,31 @@ int adn_col_parse(const struct adn_cols *cols, const struct adn_col *col, const 
 		}
 		adn_enum_names(cols->btf, col->base_id, names, sizeof(names));
 		return adn_err_set(err, EINVAL,
-				   "column '%s' in table %s: unknown value '%s' (one of: %s)",
-				   col->name, where, text, names);
+				   "%s: unknown value '%s' (one of: %s)",
+				   subject, text, names);
 	case ADN_COL_REAL:
 		rc = adn_real_parse(text, &v);
 		if (rc)
 			return adn_err_set(err, -rc,
-					   "column '%s' in table %s: '%s' is not a REAL "
+					   "%s: '%s' is not a REAL "
 					   "(a decimal in 0..4294967295.99)",
-					   col->name, where, text);
+					   subject, text);
 		memcpy(dst, &v, 8);
 		return 0;
 	case ADN_COL_TIME:
 		rc = adn_time_parse(text, &v);
 		if (rc)
 			return adn_err_set(err, -rc,
-					   "column '%s' in table %s: '%s' is not a TIMESTAMP "
+					   "%s: '%s' is not a TIMESTAMP "
 					   "(RFC 3339 like 2024-05-01T12:00:00Z, after boot)",
-					   col->name, where, text);
+					   subject, text);
 		memcpy(dst, &v, 8);
 		return 0;
 	case ADN_COL_OPAQUE:
 		break;
 	}
-	return adn_err_set(err, ENOTSUP, "column '%s' in table %s: its type cannot be set from text",
-			   col->name, where);
+	return adn_err_set(err, ENOTSUP, "%s: its type cannot be set from text",
+			   subject);
 }
 
 static void print_hex(FILE *out, const uint8_t *p, uint32_t size, enum adn_style style)

@@ -18,6 +18,9 @@ int adn_cols_parse(const struct adn_cols *cols, const struct adn_assigns *as, vo
 		int c = adn_cols_find(cols, as->a[i].col);
 		if (c < 0) {
 			adn_cols_names(cols, names, sizeof(names));
+			if (!where)
+				return adn_err_set(err, ENOENT, "unknown parameter '%s' (parameters: %s)",
+						   as->a[i].col, *names ? names : "none");
 			return adn_err_set(err, ENOENT, "unknown column '%s' in table %s (columns: %s)",
 					   as->a[i].col, where, names);
 		}

@@ -87,7 +87,9 @@ in_cgroup() {
 start_bg() {
 	local name=$1 cg=$2
 	shift 2
-	in_cgroup "$cg" "$@" >"$TEST_TMP/$name.out" 2>&1 &
+	# sh execs the command, so $! is the command itself (kill reaches it)
+	sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg" "$@" \
+		>"$TEST_TMP/$name.out" 2>&1 &
 	BG_PID=$!
 	_pids+=("$BG_PID")
 }
@@ -150,5 +152,5 @@ status_count() {
 
 # stat CHAIN NAME : a counter of adn_stats summed over CPUs.
 chain_stat() {
-	"$ADN_LOAD" status "$1" --json | jq -r --arg n "$2" '.[0].stats[$n] // .stats[$n] // 0'
+	"$ADN_LOAD" status "$1" --json | jq -r --arg n "$2" '.stats[$n]'
 }

@@ -155,7 +155,9 @@ static long issue(struct run *r, struct reply_ctx *ctxs)
 	char key[32] = { 0 };
 	long len;
 
-	snprintf(key, sizeof(key), "k%llu", (unsigned long long)(i % 1000));
+	/* Mixed runs GET then PUT each key, so both touch the same keys. */
+	uint64_t k = r->o.mode == MODE_MIXED ? i / 2 : i;
+	snprintf(key, sizeof(key), "k%llu", (unsigned long long)(k % 1000));
 	if (put) {
 		struct kv_put_request m = { .value = { .ptr = r->value,
 						       .len = (uint32_t)r->o.value_size } };

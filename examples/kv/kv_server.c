@@ -28,7 +28,7 @@ struct entry {
 	char key[32];
 	uint64_t count;   /* users */
 	void *value;      /* store */
-	uint32_t vlen;
+	uint32_t vlen, vcap;
 };
 
 struct table {
@@ -90,6 +90,19 @@ static struct entry *table_get(struct table *t, const char *key, size_t klen, bo
 	return e;
 }
 
+static void table_free(struct table *t)
+{
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		for (struct entry *e = t->buckets[i], *next; e; e = next) {
+			next = e->next;
+			free(e->value);
+			free(e);
+		}
+	}
+	free(t->buckets);
+	memset(t, 0, sizeof(*t));
+}
+
 struct kv_state {
 	struct table store, users;
 	uint64_t handled, invalid;
@@ -135,12 +148,17 @@ static int handle_put(struct kv_state *kv, const void *req, size_t len, void *re
 	struct entry *e = table_get(&kv->store, in.key, strnlen(in.key, 32), true);
 	if (!e)
 		return ADN_RESOURCE_EXHAUSTED;
-	void *copy = malloc(in.value.len ? in.value.len : 1);
-	if (!copy)
-		return ADN_RESOURCE_EXHAUSTED;
-	memcpy(copy, in.value.ptr, in.value.len);
-	free(e->value);
-	e->value = copy;
+	/* Reuse the old value's memory when it is big enough: overwriting a
+	 * key must not cost an allocation (and page faults) per PUT. */
+	if (!e->value || e->vcap < in.value.len) {
+		void *bigger = malloc(in.value.len ? in.value.len : 1);
+		if (!bigger)
+			return ADN_RESOURCE_EXHAUSTED;
+		free(e->value);
+		e->value = bigger;
+		e->vcap = in.value.len;
+	}
+	memcpy(e->value, in.value.ptr, in.value.len);
 	e->vlen = in.value.len;
 	struct kv_put_response out = { .ok = 1 };
 	long n = kv_put_response_encode(&out, resp, cap);
@@ -322,7 +340,8 @@ int main(int argc, char **argv)
 	if (rc < 0)
 		fprintf(stderr, "kv-server: %s\n", strerror(-rc));
 	adn_server_close(srv);
-	if (save_stats(stats_path, &kv))
-		return 1;
-	return rc < 0 ? 1 : 0;
+	int saved = save_stats(stats_path, &kv);
+	table_free(&kv.store);
+	table_free(&kv.users);
+	return rc < 0 || saved ? 1 : 0;
 }

@@ -85,6 +85,12 @@ int main(int argc, char **argv)
 	usleep(50 * 1000); /* let sock_ops put the socket into the chain */
 	sent = send(fd, buf, n, MSG_NOSIGNAL);
 	usleep(50 * 1000);
+	if (!strcmp(argv[3], "short")) {
+		/* the header stays incomplete: nothing more is sent */
+		printf("sent=%zd then=closed\n", sent);
+		close(fd);
+		return 0;
+	}
 	again = send(fd, buf, n, MSG_NOSIGNAL);
 	printf("sent=%zd then=%s\n", sent, again < 0 ? strerror(errno) : "accepted");
 	close(fd);

@@ -1,0 +1,185 @@
+/* The application header <chain>_rpc.h (docs/internals.md §2): the wire
+ * layout of every method as C structs with size/encode/decode functions.
+ * Plain C11, no dependencies beyond adn_wire.h and libc headers. */
+#include <string.h>
+
+#include "codegen.h"
+
+static const char *c_type(struct type t)
+{
+	switch (t.kind) {
+	case TY_INT8: return "int8_t";
+	case TY_INT16: return "int16_t";
+	case TY_INT32: return "int32_t";
+	case TY_INT64: return "int64_t";
+	case TY_UINT8: case TY_BOOL: return "uint8_t";
+	case TY_UINT16: return "uint16_t";
+	case TY_UINT32: return "uint32_t";
+	case TY_UINT64: case TY_TIMESTAMP: case TY_REAL: return "uint64_t";
+	case TY_BYTES: return "struct adn_bytes";
+	case TY_CHAR: return "char";
+	default: return "uint8_t";
+	}
+}
+
+static void emit_struct(struct strbuf *o, const char *name, const struct field_decl *fs, size_t n)
+{
+	sb_printf(o, "struct %s {\n", name);
+	for (size_t i = 0; i < n; i++) {
+		if (fs[i].type.kind == TY_CHAR)
+			sb_printf(o, "\tchar %s[%d];\n", fs[i].name, fs[i].type.len);
+		else
+			sb_printf(o, "\t%s %s;\n", c_type(fs[i].type), fs[i].name);
+	}
+	if (!n)
+		sb_puts(o, "\tuint8_t adn_empty; /* no fields: not on the wire */\n");
+	sb_puts(o, "};\n\n");
+}
+
+static void emit_size(struct strbuf *o, const char *name, const struct ir_body_layout *l)
+{
+	sb_printf(o, "static inline size_t %s_size(const struct %s *m)\n{\n", name, name);
+	sb_printf(o, "\tsize_t n = %d;\n\n", l->fixed_size);
+	for (size_t i = 0; i < l->n; i++)
+		if (l->fields[i].offset < 0)
+			sb_printf(o, "\tn += 4 + (size_t)m->%s.len;\n", l->fields[i].name);
+	sb_puts(o, "\t(void)m;\n\treturn n;\n}\n\n");
+}
+
+static void emit_encode(struct strbuf *o, const char *name, const struct ir_body_layout *l)
+{
+	sb_printf(o, "static inline long %s_encode(const struct %s *m, void *buf, size_t cap)\n{\n", name, name);
+	sb_puts(o, "\tuint8_t *p = (uint8_t *)buf;\n");
+	sb_printf(o, "\tsize_t need = %s_size(m);\n", name);
+	if (l->n_bytes)
+		sb_puts(o, "\tsize_t off;\n");
+	sb_puts(o, "\n\tif (need > cap || need > ADN_FRAME_MAX - ADN_HDR_LEN)\n\t\treturn -1;\n");
+	for (size_t i = 0; i < l->n; i++) {
+		const struct ir_wire_field *w = &l->fields[i];
+		if (w->offset < 0)
+			continue;
+		if (w->type.kind == TY_CHAR)
+			sb_printf(o, "\tmemcpy(p + %d, m->%s, %d);%s\n", w->offset, w->name, w->type.len,
+				  w->net ? " /* network field */" : "");
+		else if (w->type.kind == TY_BOOL)
+			sb_printf(o, "\tp[%d] = m->%s ? 1 : 0;\n", w->offset, w->name);
+		else
+			sb_printf(o, "\tadn_rpc_put_le(p + %d, (uint64_t)m->%s, %d);%s\n", w->offset, w->name,
+				  type_size(w->type), w->net ? " /* network field */" : "");
+	}
+	if (l->n_bytes) {
+		sb_printf(o, "\toff = %d;\n", l->fixed_size);
+		for (size_t i = 0; i < l->n; i++) {
+			const struct ir_wire_field *w = &l->fields[i];
+			if (w->offset >= 0)
+				continue;
+			sb_printf(o, "\tadn_rpc_put_le(p + off, m->%s.len, 4);\n", w->name);
+			sb_printf(o, "\tif (m->%s.len)\n\t\tmemcpy(p + off + 4, m->%s.ptr, m->%s.len);\n", w->name,
+				  w->name, w->name);
+			sb_printf(o, "\toff += 4 + (size_t)m->%s.len;\n", w->name);
+		}
+	}
+	sb_puts(o, "\t(void)p;\n\treturn (long)need;\n}\n\n");
+}
+
+static void emit_decode(struct strbuf *o, const char *name, const struct ir_body_layout *l)
+{
+	sb_printf(o, "static inline int %s_decode(struct %s *m, const void *body, size_t len)\n{\n", name, name);
+	sb_puts(o, "\tconst uint8_t *p = (const uint8_t *)body;\n");
+	if (l->n_bytes)
+		sb_puts(o, "\tsize_t off;\n");
+	sb_printf(o, "\n\tmemset(m, 0, sizeof(*m));\n\tif (len < %d)\n\t\treturn -1;\n", l->fixed_size);
+	for (size_t i = 0; i < l->n; i++) {
+		const struct ir_wire_field *w = &l->fields[i];
+		if (w->offset < 0)
+			continue;
+		if (w->type.kind == TY_CHAR)
+			sb_printf(o, "\tmemcpy(m->%s, p + %d, %d);\n", w->name, w->offset, w->type.len);
+		else if (w->type.kind == TY_BOOL)
+			sb_printf(o, "\tm->%s = p[%d] != 0;\n", w->name, w->offset);
+		else
+			sb_printf(o, "\tm->%s = (%s)adn_rpc_get_le(p + %d, %d);\n", w->name, c_type(w->type),
+				  w->offset, type_size(w->type));
+	}
+	if (l->n_bytes) {
+		sb_printf(o, "\toff = %d;\n", l->fixed_size);
+		for (size_t i = 0; i < l->n; i++) {
+			const struct ir_wire_field *w = &l->fields[i];
+			if (w->offset >= 0)
+				continue;
+			sb_puts(o, "\tif (len - off < 4)\n\t\treturn -1;\n");
+			sb_printf(o, "\tm->%s.len = (uint32_t)adn_rpc_get_le(p + off, 4);\n", w->name);
+			sb_printf(o, "\tif (len - off - 4 < m->%s.len)\n\t\treturn -1;\n", w->name);
+			sb_printf(o, "\tm->%s.ptr = p + off + 4;\n", w->name);
+			sb_printf(o, "\toff += 4 + (size_t)m->%s.len;\n", w->name);
+		}
+		sb_puts(o, "\tif (off != len)\n\t\treturn -1; /* trailing bytes */\n");
+	} else {
+		sb_printf(o, "\tif (len != %d)\n\t\treturn -1; /* trailing bytes */\n", l->fixed_size);
+	}
+	sb_puts(o, "\t(void)p;\n\treturn 0;\n}\n\n");
+}
+
+void codegen_header(struct strbuf *o, const struct ir_chain *ir)
+{
+	char up[80], chain_up[80], mup[80];
+	const char *svc = ir->svc->name;
+
+	cg_upper(up, sizeof(up), svc);
+	cg_upper(chain_up, sizeof(chain_up), ir->chain->name);
+	sb_printf(o, "/* Generated by adnc %s from %s: the wire layout of service '%s'\n"
+		     " * for chain '%s'. Do not edit. Bodies only: the RPC library writes the\n"
+		     " * 16-byte header (headers/adn_wire.h). */\n",
+		  ADNC_VERSION, ir->prog->basename, svc, ir->chain->name);
+	sb_printf(o, "#ifndef ADN_%s_RPC_H\n#define ADN_%s_RPC_H\n\n", chain_up, chain_up);
+	sb_puts(o, "#include <stddef.h>\n#include <stdint.h>\n#include <string.h>\n\n#include \"adn_wire.h\"\n\n");
+	sb_printf(o, "/* FNV-1a 32 of the layout description (adnc --explain prints it). */\n");
+	sb_printf(o, "#define %s_LAYOUT_HASH 0x%08xu\n", up, ir->layout_hash);
+	sb_printf(o, "#define %s_PORT %d\n\n", up, ir->svc->port);
+
+	sb_printf(o, "enum %s_method {\n", svc);
+	for (size_t i = 0; i < ir->svc->n_methods; i++)
+		sb_printf(o, "\t%s_%s = %d,\n", up, cg_upper(mup, sizeof(mup), ir->svc->methods[i].name),
+			  ir->svc->methods[i].id);
+	sb_puts(o, "};\n\n");
+
+	sb_puts(o, "#ifndef ADN_RPC_LE_HELPERS\n#define ADN_RPC_LE_HELPERS\n"
+		   "/* little-endian integers of n bytes, whatever the host order */\n"
+		   "static inline void adn_rpc_put_le(uint8_t *p, uint64_t v, int n)\n{\n"
+		   "\tfor (int i = 0; i < n; i++)\n\t\tp[i] = (uint8_t)(v >> (8 * i));\n}\n\n"
+		   "static inline uint64_t adn_rpc_get_le(const uint8_t *p, int n)\n{\n"
+		   "\tuint64_t v = 0;\n\n\tfor (int i = n - 1; i >= 0; i--)\n\t\tv = v << 8 | p[i];\n\treturn v;\n}\n"
+		   "#endif\n\n");
+
+	sb_printf(o, "/* Network fields: at these offsets at the start of every request body.\n");
+	for (size_t i = 0; i < ir->n_net; i++) {
+		char tb[32];
+		sb_printf(o, " *   %-3d %-20s %s\n", ir->net[i].offset, ir->net[i].name,
+			  type_name(ir->net[i].type, tb, sizeof(tb)));
+	}
+	if (!ir->n_net)
+		sb_puts(o, " *   (none)\n");
+	sb_puts(o, " */\n\n");
+
+	for (size_t mi = 0; mi < ir->n_methods; mi++) {
+		const struct ir_method *m = &ir->methods[mi];
+		char req[200], resp[200];
+		snprintf(req, sizeof(req), "%s_%s_request", svc, m->decl->name);
+		snprintf(resp, sizeof(resp), "%s_%s_response", svc, m->decl->name);
+		sb_printf(o, "/* ---- method %d: %s ---- */\n\n", m->decl->id, m->decl->name);
+		emit_struct(o, req, m->decl->req, m->decl->n_req);
+		emit_struct(o, resp, m->decl->resp, m->decl->n_resp);
+		emit_size(o, req, &m->req);
+		emit_encode(o, req, &m->req);
+		emit_decode(o, req, &m->req);
+		emit_size(o, resp, &m->resp);
+		emit_encode(o, resp, &m->resp);
+		emit_decode(o, resp, &m->resp);
+	}
+
+	sb_printf(o, "static inline const char *%s_method_name(unsigned method)\n{\n\tswitch (method) {\n", svc);
+	for (size_t i = 0; i < ir->svc->n_methods; i++)
+		sb_printf(o, "\tcase %d: return \"%s\";\n", ir->svc->methods[i].id, ir->svc->methods[i].name);
+	sb_puts(o, "\tdefault: return NULL;\n\t}\n}\n\n");
+	sb_printf(o, "#endif /* ADN_%s_RPC_H */\n", chain_up);
+}

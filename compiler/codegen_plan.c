@@ -1,0 +1,232 @@
+/* The plan: <chain>.json for tools and tests, and the same facts as text
+ * for `adnc --explain`. */
+#include <inttypes.h>
+
+#include "codegen.h"
+
+static const char *map_kind_name(enum ir_map_kind k)
+{
+	switch (k) {
+	case MAP_HASH: return "HASH";
+	case MAP_LRU_HASH: return "LRU_HASH";
+	case MAP_ARRAY: return "ARRAY";
+	case MAP_RINGBUF: return "RINGBUF";
+	}
+	return "?";
+}
+
+static void json_names(struct strbuf *o, const char *const *names, size_t n)
+{
+	sb_putc(o, '[');
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			sb_puts(o, ", ");
+		sb_json_str(o, names[i]);
+	}
+	sb_putc(o, ']');
+}
+
+static void json_type(struct strbuf *o, struct type t)
+{
+	char tb[32];
+	sb_json_str(o, type_name(t, tb, sizeof(tb)));
+}
+
+static void json_body(struct strbuf *o, const struct ir_body_layout *l)
+{
+	sb_printf(o, "{\"fixed_size\": %d, \"fields\": [", l->fixed_size);
+	for (size_t i = 0; i < l->n; i++) {
+		const struct ir_wire_field *w = &l->fields[i];
+		sb_puts(o, i ? ",\n          " : "\n          ");
+		sb_puts(o, "{\"name\": ");
+		sb_json_str(o, w->name);
+		sb_puts(o, ", \"type\": ");
+		json_type(o, w->type);
+		if (w->offset >= 0)
+			sb_printf(o, ", \"offset\": %d", w->offset);
+		else
+			sb_puts(o, ", \"offset\": null");
+		sb_printf(o, ", \"network\": %s}", w->net ? "true" : "false");
+	}
+	sb_puts(o, "]}");
+}
+
+void codegen_plan(struct strbuf *o, const struct ir_chain *ir)
+{
+	sb_puts(o, "{\n  \"version\": 0,\n  \"chain\": ");
+	sb_json_str(o, ir->chain->name);
+	sb_puts(o, ",\n  \"service\": ");
+	sb_json_str(o, ir->svc->name);
+	sb_printf(o, ",\n  \"port\": %d,\n  \"layout_hash\": \"0x%08x\",\n", ir->svc->port, ir->layout_hash);
+	sb_puts(o, "  \"placement\": \"sk_msg\",\n  \"elements\": [");
+	for (size_t i = 0; i < ir->n_elems; i++) {
+		const struct ir_element *e = &ir->elems[i];
+		sb_puts(o, i ? ",\n    {" : "\n    {");
+		sb_printf(o, "\"index\": %zu, \"name\": ", i);
+		sb_json_str(o, e->decl->name);
+		sb_puts(o, ", \"placement\": \"sk_msg\", \"drop_status\": ");
+		sb_json_str(o, status_name(e->decl->drop_code));
+		sb_printf(o, ",\n     \"on_request\": %s, \"on_response\": %s,"
+			     " \"can_drop_request\": %s, \"can_drop_response\": %s,\n",
+			  e->has[0] ? "true" : "false", e->has[1] ? "true" : "false",
+			  e->can_drop[0] ? "true" : "false", e->can_drop[1] ? "true" : "false");
+		sb_puts(o, "     \"fields_read\": ");
+		json_names(o, e->reads, e->n_reads);
+		sb_puts(o, ", \"fields_written\": ");
+		json_names(o, e->writes, e->n_writes);
+		sb_puts(o, ",\n     \"tables_read\": ");
+		json_names(o, e->tables_read, e->n_tables_read);
+		sb_puts(o, ", \"tables_written\": ");
+		json_names(o, e->tables_written, e->n_tables_written);
+		sb_puts(o, ",\n     \"bindings\": {");
+		bool first = true;
+		for (size_t f = 0; f < e->decl->n_fields; f++) {
+			const char *src = ir_field_source(e, &e->decl->fields[f]);
+			if (!src)
+				continue;
+			sb_puts(o, first ? "" : ", ");
+			first = false;
+			sb_json_str(o, e->decl->fields[f].name);
+			sb_puts(o, ": ");
+			sb_json_str(o, src);
+		}
+		sb_puts(o, "}, \"params\": {");
+		for (size_t p = 0; p < e->decl->n_params; p++) {
+			struct strbuf v = { 0 };
+			cg_literal_text(&v, e->use->param_value[p]);
+			sb_puts(o, p ? ", " : "");
+			sb_json_str(o, e->decl->params[p].name);
+			sb_puts(o, ": ");
+			sb_json_str(o, sb_str(&v));
+			sb_free(&v);
+		}
+		sb_puts(o, "}}");
+	}
+	sb_puts(o, "\n  ],\n  \"network_fields\": [");
+	for (size_t i = 0; i < ir->n_net; i++) {
+		sb_puts(o, i ? ",\n    " : "\n    ");
+		sb_puts(o, "{\"name\": ");
+		sb_json_str(o, ir->net[i].name);
+		sb_puts(o, ", \"type\": ");
+		json_type(o, ir->net[i].type);
+		sb_printf(o, ", \"offset\": %d, \"size\": %d}", ir->net[i].offset, type_size(ir->net[i].type));
+	}
+	sb_printf(o, "\n  ],\n  \"network_size\": %d,\n  \"methods\": [", ir->net_size);
+	for (size_t i = 0; i < ir->n_methods; i++) {
+		const struct ir_method *m = &ir->methods[i];
+		sb_puts(o, i ? ",\n    " : "\n    ");
+		sb_printf(o, "{\"id\": %d, \"name\": ", m->decl->id);
+		sb_json_str(o, m->decl->name);
+		sb_puts(o, ",\n      \"request\": ");
+		json_body(o, &m->req);
+		sb_puts(o, ",\n      \"response\": ");
+		json_body(o, &m->resp);
+		sb_puts(o, "}");
+	}
+	sb_puts(o, "\n  ],\n  \"maps\": [");
+	for (size_t i = 0; i < ir->n_maps; i++) {
+		const struct ir_map *m = &ir->maps[i];
+		sb_puts(o, i ? ",\n    " : "\n    ");
+		sb_puts(o, "{\"name\": ");
+		sb_json_str(o, m->name);
+		sb_printf(o, ", \"kind\": \"%s\", \"pin\": ", map_kind_name(m->kind));
+		sb_json_str(o, m->pin);
+		if (m->kind == MAP_RINGBUF)
+			sb_printf(o, ", \"record\": \"adn_rec__%s__%s\", \"record_size\": %d, \"capacity\": %" PRIu64
+				     ", \"max_entries\": %" PRIu64 "}",
+				  m->el->name, m->tab->name, m->record_size, m->capacity, m->max_entries);
+		else
+			sb_printf(o, ", \"key_size\": %d, \"value_size\": %d, \"max_entries\": %" PRIu64 "}",
+				  m->key_size, m->value_size, m->max_entries);
+	}
+	sb_puts(o, "\n  ],\n  \"layout\": ");
+	sb_json_str(o, ir->layout_string);
+	sb_puts(o, "\n}\n");
+}
+
+static void explain_body(struct strbuf *o, const char *side, const struct ir_body_layout *l)
+{
+	char tb[32];
+	sb_printf(o, "    %s (%d fixed bytes%s):\n", side, l->fixed_size, l->n_bytes ? " + BYTES" : "");
+	for (size_t i = 0; i < l->n; i++) {
+		const struct ir_wire_field *w = &l->fields[i];
+		if (w->offset >= 0 && w->net)
+			sb_printf(o, "      %4d  %-20s %-12s network\n", w->offset, w->name,
+				  type_name(w->type, tb, sizeof(tb)));
+		else if (w->offset >= 0)
+			sb_printf(o, "      %4d  %-20s %s\n", w->offset, w->name, type_name(w->type, tb, sizeof(tb)));
+		else
+			sb_printf(o, "         +  %-20s %-12s u32 length + data\n", w->name,
+				  type_name(w->type, tb, sizeof(tb)));
+	}
+	if (!l->n)
+		sb_puts(o, "      (empty)\n");
+}
+
+void codegen_explain(struct strbuf *o, const struct ir_chain *ir)
+{
+	char tb[32];
+
+	sb_printf(o, "chain %s on service %s (port %d), layout hash 0x%08x\n\n", ir->chain->name,
+		  ir->svc->name, ir->svc->port, ir->layout_hash);
+	sb_puts(o, "placement: every element at the sender's sk_msg hook (v0), fused into one\n"
+		   "program: requests run elements 0..N-1, responses N-1..0.\n\n");
+	sb_puts(o, "order:\n");
+	for (size_t i = 0; i < ir->n_elems; i++) {
+		const struct ir_element *e = &ir->elems[i];
+		sb_printf(o, "  %zu. %-16s request: %-12s response: %-12s drops with %s\n", i, e->decl->name,
+			  !e->has[0] ? "-" : e->can_drop[0] ? "may drop" : "passes",
+			  !e->has[1] ? "-" : e->can_drop[1] ? "may drop" : "passes",
+			  status_name(e->decl->drop_code));
+		sb_puts(o, "       reads:");
+		for (size_t k = 0; k < e->n_reads; k++)
+			sb_printf(o, " %s", e->reads[k]);
+		if (!e->n_reads)
+			sb_puts(o, " (header only)");
+		sb_puts(o, "\n");
+		if (e->n_tables_read || e->n_tables_written) {
+			sb_puts(o, "       tables:");
+			for (size_t k = 0; k < e->n_tables_read; k++)
+				sb_printf(o, " %s (lookup)", e->tables_read[k]);
+			for (size_t k = 0; k < e->n_tables_written; k++)
+				sb_printf(o, " %s (append)", e->tables_written[k]);
+			sb_puts(o, "\n");
+		}
+		for (size_t p = 0; p < e->decl->n_params; p++) {
+			struct strbuf v = { 0 };
+			cg_literal_text(&v, e->use->param_value[p]);
+			sb_printf(o, "       param %s = %s\n", e->decl->params[p].name, sb_str(&v));
+			sb_free(&v);
+		}
+	}
+	sb_printf(o, "\nnetwork header (%d bytes after the 16-byte frame header):\n", ir->net_size);
+	for (size_t i = 0; i < ir->n_net; i++)
+		sb_printf(o, "  %4d  %-20s %s\n", ir->net[i].offset, ir->net[i].name,
+			  type_name(ir->net[i].type, tb, sizeof(tb)));
+	if (!ir->n_net)
+		sb_puts(o, "  (none: elements read only the frame header)\n");
+	sb_puts(o, "\nmethods:\n");
+	for (size_t i = 0; i < ir->n_methods; i++) {
+		sb_printf(o, "  %d %s\n", ir->methods[i].decl->id, ir->methods[i].decl->name);
+		explain_body(o, "request", &ir->methods[i].req);
+		explain_body(o, "response", &ir->methods[i].resp);
+	}
+	sb_puts(o, "\nmaps (pinned under /sys/fs/bpf/adn/");
+	sb_printf(o, "%s/):\n", ir->chain->name);
+	uint64_t total = 0;
+	for (size_t i = 0; i < ir->n_maps; i++) {
+		const struct ir_map *m = &ir->maps[i];
+		if (m->kind == MAP_RINGBUF) {
+			sb_printf(o, "  %-24s %-9s %" PRIu64 " records x %d bytes -> ring of %" PRIu64 " bytes\n",
+				  m->name, map_kind_name(m->kind), m->capacity, m->record_size, m->max_entries);
+			total += m->max_entries;
+		} else {
+			sb_printf(o, "  %-24s %-9s key %d bytes, value %d bytes, %" PRIu64 " entries\n", m->name,
+				  map_kind_name(m->kind), m->key_size, m->value_size, m->max_entries);
+			total += m->max_entries * (uint64_t)(m->key_size + m->value_size);
+		}
+	}
+	sb_printf(o, "  (about %" PRIu64 " KiB of map data, not counting kernel overhead)\n", (total + 1023) / 1024);
+	sb_puts(o, "\nlayout description (hashed with FNV-1a 32):\n");
+	sb_puts(o, ir->layout_string);
+}

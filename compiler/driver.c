@@ -1,0 +1,189 @@
+/* The pipeline: source -> tokens -> AST -> checks -> IR -> outputs. */
+#include "adnc.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "build.h"
+#include "codegen.h"
+#include "parse.h"
+#include "resolve.h"
+#include "strbuf.h"
+#include "tokenize.h"
+
+struct adnc_unit *adnc_compile_source(const char *file, const char *src, size_t len, FILE *diag_out)
+{
+	struct adnc_unit *u = calloc(1, sizeof(*u));
+	if (!u) {
+		fputs("adnc: out of memory\n", stderr);
+		abort();
+	}
+	u->src = arena_strndup(&u->arena, src, len);
+	u->len = len;
+	diag_init(&u->diag, file, u->src, len, diag_out);
+	struct token_list toks = tokenize(&u->arena, &u->diag, u->src, len);
+	u->prog = parse_program(&u->arena, &u->diag, toks, arena_strdup(&u->arena, file));
+	/* Semantic checks only on a program that parsed: a statement cut short
+	 * by a syntax error would only produce follow-on errors. */
+	if (u->diag.errors)
+		return u;
+	struct chain_decl *chain = resolve_program(&u->arena, &u->diag, u->prog);
+	if (!chain || u->diag.errors)
+		return u;
+	u->ir = ir_build(&u->arena, &u->diag, chain);
+	if (u->ir)
+		u->ir->prog = u->prog;
+	if (u->diag.errors)
+		u->ir = NULL;
+	return u;
+}
+
+void adnc_unit_free(struct adnc_unit *u)
+{
+	if (!u)
+		return;
+	arena_free(&u->arena);
+	free(u);
+}
+
+static char *generate(const struct adnc_unit *u, void (*gen)(struct strbuf *, const struct ir_chain *))
+{
+	struct strbuf sb = { 0 };
+	if (!u->ir)
+		return NULL;
+	gen(&sb, u->ir);
+	if (!sb.buf)
+		sb_puts(&sb, "");
+	return sb.buf; /* ownership passes to the caller */
+}
+
+char *adnc_gen_bpf(const struct adnc_unit *u) { return generate(u, codegen_bpf); }
+char *adnc_gen_header(const struct adnc_unit *u) { return generate(u, codegen_header); }
+char *adnc_gen_plan(const struct adnc_unit *u) { return generate(u, codegen_plan); }
+char *adnc_gen_explain(const struct adnc_unit *u) { return generate(u, codegen_explain); }
+
+static char *read_file(const char *path, size_t *len, FILE *err)
+{
+	FILE *f = fopen(path, "rb");
+	struct strbuf sb = { 0 };
+	char buf[65536];
+	size_t n;
+
+	if (!f) {
+		fprintf(err, "adnc: error: cannot open '%s': %s\n", path, strerror(errno));
+		return NULL;
+	}
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		sb_putn(&sb, buf, n);
+	if (ferror(f)) {
+		fprintf(err, "adnc: error: cannot read '%s': %s\n", path, strerror(errno));
+		fclose(f);
+		sb_free(&sb);
+		return NULL;
+	}
+	fclose(f);
+	*len = sb.len;
+	if (!sb.buf)
+		sb_puts(&sb, "");
+	return sb.buf;
+}
+
+static int mkdir_p(const char *dir)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s", dir);
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0777) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(path, 0777) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static int write_file(const char *dir, const char *name, const char *suffix, const char *text, FILE *err,
+		      char *path_out, size_t path_cap)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s%s", dir, name, suffix);
+	FILE *f = fopen(path, "w");
+	if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
+		fprintf(err, "adnc: error: cannot write '%s': %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (path_out)
+		snprintf(path_out, path_cap, "%s", path);
+	return 0;
+}
+
+static int write_outputs(const struct adnc_unit *u, const struct adnc_options *o, FILE *err)
+{
+	const char *chain = u->ir->chain->name;
+	char c_path[4096], o_path[4096];
+	char *bpf = adnc_gen_bpf(u), *hdr = adnc_gen_header(u), *plan = adnc_gen_plan(u);
+	int rc = ADNC_EXIT_OK;
+
+	if (mkdir_p(o->outdir) < 0) {
+		fprintf(err, "adnc: error: cannot create '%s': %s\n", o->outdir, strerror(errno));
+		rc = ADNC_EXIT_USAGE;
+		goto out;
+	}
+	if (write_file(o->outdir, chain, ".bpf.c", bpf, err, c_path, sizeof(c_path)) ||
+	    write_file(o->outdir, chain, ".json", plan, err, NULL, 0) ||
+	    write_file(o->outdir, chain, "_rpc.h", hdr, err, NULL, 0)) {
+		rc = ADNC_EXIT_USAGE;
+		goto out;
+	}
+	if (o->emit_c_only)
+		goto out;
+	struct build_dirs dirs;
+	if (build_find_dirs(&dirs, err) < 0) {
+		rc = ADNC_EXIT_USAGE;
+		goto out;
+	}
+	snprintf(o_path, sizeof(o_path), "%s/%s.bpf.o", o->outdir, chain);
+	if (build_bpf_object(&dirs, c_path, o_path, err) < 0) {
+		fprintf(err, "adnc: internal error: clang failed on the generated %s.\n"
+			     "This is a bug in adnc, not in %s: please report it with the .adn file.\n",
+			c_path, u->diag.file);
+		rc = ADNC_EXIT_CLANG;
+	}
+out:
+	free(bpf);
+	free(hdr);
+	free(plan);
+	return rc;
+}
+
+int adnc_run(const struct adnc_options *o)
+{
+	FILE *err = o->diag_out ? o->diag_out : stderr;
+	size_t len = 0;
+	char *src = read_file(o->input, &len, err);
+	int rc;
+
+	if (!src)
+		return ADNC_EXIT_USAGE;
+	struct adnc_unit *u = adnc_compile_source(o->input, src, len, err);
+	free(src);
+	if (!u->ir) {
+		if (u->diag.errors)
+			fprintf(err, "%d error%s generated.\n", u->diag.errors, u->diag.errors == 1 ? "" : "s");
+		adnc_unit_free(u);
+		return ADNC_EXIT_PROGRAM;
+	}
+	if (o->explain) {
+		char *text = adnc_gen_explain(u);
+		fputs(text, o->explain_out ? o->explain_out : stdout);
+		free(text);
+	}
+	rc = o->outdir ? write_outputs(u, o, err) : ADNC_EXIT_OK;
+	adnc_unit_free(u);
+	return rc;
+}

@@ -1,0 +1,79 @@
+/* adnc: the adn compiler's command line. */
+#include <stdio.h>
+#include <string.h>
+
+#include "adnc.h"
+#include "codegen.h"
+
+static void usage(FILE *out)
+{
+	fputs("usage: adnc FILE.adn -o OUTDIR [--explain] [--emit-c-only]\n"
+	      "       adnc FILE.adn --explain\n"
+	      "\n"
+	      "Compiles a chain of adn elements into eBPF. Writes into OUTDIR:\n"
+	      "  <chain>.bpf.c   the generated eBPF C (readable)\n"
+	      "  <chain>.bpf.o   the object with BTF (clang -O2 -g -target bpf)\n"
+	      "  <chain>.json    the plan: elements, network fields, layout, maps\n"
+	      "  <chain>_rpc.h   the wire layout and encode/decode stubs for the app\n"
+	      "\n"
+	      "options:\n"
+	      "  -o, --output DIR  where to write (created if missing)\n"
+	      "  --explain         print the plan: order, placement, header layout, maps\n"
+	      "  --emit-c-only     do not run clang (no .bpf.o)\n"
+	      "  --help            this text\n"
+	      "  --version         print the version\n"
+	      "\n"
+	      "environment: CLANG (default clang), ADN_BPF_INCLUDE, ADN_HEADERS_INCLUDE\n"
+	      "exit status: 0 ok, 1 usage, 2 errors in the program, 3 clang failed (a bug in adnc)\n",
+	      out);
+}
+
+int main(int argc, char **argv)
+{
+	struct adnc_options o = { 0 };
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			usage(stdout);
+			return ADNC_EXIT_OK;
+		} else if (strcmp(a, "--version") == 0) {
+			printf("adnc %s (language v0, wire format v0)\n", ADNC_VERSION);
+			return ADNC_EXIT_OK;
+		} else if (strcmp(a, "--explain") == 0) {
+			o.explain = true;
+		} else if (strcmp(a, "--emit-c-only") == 0) {
+			o.emit_c_only = true;
+		} else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
+			if (++i == argc) {
+				fprintf(stderr, "adnc: error: %s needs a directory\n", a);
+				return ADNC_EXIT_USAGE;
+			}
+			o.outdir = argv[i];
+		} else if (strncmp(a, "-o", 2) == 0) {
+			o.outdir = a + 2;
+		} else if (strncmp(a, "--output=", 9) == 0) {
+			o.outdir = a + 9;
+		} else if (a[0] == '-' && a[1]) {
+			fprintf(stderr, "adnc: error: unknown option '%s'\n", a);
+			usage(stderr);
+			return ADNC_EXIT_USAGE;
+		} else if (o.input) {
+			fprintf(stderr, "adnc: error: more than one input file ('%s' and '%s')\n", o.input, a);
+			return ADNC_EXIT_USAGE;
+		} else {
+			o.input = a;
+		}
+	}
+	if (!o.input) {
+		fputs("adnc: error: no input file\n", stderr);
+		usage(stderr);
+		return ADNC_EXIT_USAGE;
+	}
+	if (!o.outdir && !o.explain) {
+		fputs("adnc: error: no output directory (-o DIR), and no --explain\n", stderr);
+		usage(stderr);
+		return ADNC_EXIT_USAGE;
+	}
+	return adnc_run(&o);
+}

@@ -1,0 +1,559 @@
+/* Unit tests of adnc: every diagnostic (the programs in selftests/bad, one test each),
+ * the golden plans, the generated C through clang, the generated header
+ * through cc with an encode/decode round trip, and a small fuzz. */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "adnc.h"
+#include "tokenize.h"
+
+static const char *root(void)
+{
+	const char *r = getenv("ADN_ROOT");
+	return r && *r ? r : ".";
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t cap = 0, n = 0;
+
+	if (!f)
+		return NULL;
+	for (;;) {
+		if (n + 4096 + 1 > cap) {
+			cap = cap ? cap * 2 : 8192;
+			buf = realloc(buf, cap);
+		}
+		size_t got = fread(buf + n, 1, cap - n - 1, f);
+		if (!got)
+			break;
+		n += got;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	if (len)
+		*len = n;
+	return buf;
+}
+
+/* Compiles src (named `name` in diagnostics); returns the diagnostics text
+ * (malloc'd) and, if unit is not NULL, the unit (caller frees). */
+static char *compile(const char *name, const char *src, struct adnc_unit **unit)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	struct adnc_unit *u = adnc_compile_source(name, src, strlen(src), out);
+
+	fclose(out);
+	if (unit)
+		*unit = u;
+	else
+		adnc_unit_free(u);
+	return text;
+}
+
+/* noinline: gcc 12 sees a false dangling pointer when this is inlined */
+__attribute__((noinline)) static char *first_line_with(const char *text, const char *what)
+{
+	const char *hit = strstr(text, what);
+	if (!hit)
+		return strdup("");
+	size_t start = (size_t)(hit - text), end = start;
+	while (start > 0 && text[start - 1] != '\n')
+		start--;
+	while (text[end] && text[end] != '\n')
+		end++;
+	return strndup(text + start, end - start);
+}
+
+/* ---- diagnostics: one test per bad program ---- */
+
+static char *bad_files[256];
+static int n_bad;
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void list_bad_programs(void)
+{
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s/selftests/bad", root());
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d)) && n_bad < 256) {
+		size_t l = strlen(e->d_name);
+		if (l > 4 && strcmp(e->d_name + l - 4, ".adn") == 0)
+			bad_files[n_bad++] = strdup(e->d_name);
+	}
+	closedir(d);
+	qsort(bad_files, (size_t)n_bad, sizeof(bad_files[0]), cmp_str);
+}
+
+START_TEST(test_bad_program)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/selftests/bad/%s", root(), bad_files[_i]);
+	char *src = slurp(path, NULL);
+	ck_assert_msg(src, "cannot read %s", path);
+	ck_assert_msg(strncmp(src, "-- expect: ", 11) == 0, "%s: first line must be -- expect: ...", path);
+	char *nl = strchr(src, '\n');
+	char *expect = strndup(src + 11, (size_t)(nl - src - 11));
+	char *want;
+	ck_assert(asprintf(&want, "%s%s", bad_files[_i], expect) > 0);
+
+	struct adnc_unit *u;
+	char *diags = compile(bad_files[_i], src, &u);
+	char *got = first_line_with(diags, ": error: ");
+	ck_assert_msg(strcmp(got, want) == 0, "%s:\n  want: %s\n  got:  %s\n  all:\n%s", bad_files[_i], want, got, diags);
+	ck_assert_msg(u->ir == NULL, "%s: produced IR despite errors", bad_files[_i]);
+	/* every error comes with its source line and a caret */
+	ck_assert_msg(strstr(diags, "^\n"), "%s: no caret line", bad_files[_i]);
+	adnc_unit_free(u);
+	free(got);
+	free(diags);
+	free(want);
+	free(expect);
+	free(src);
+}
+END_TEST
+
+START_TEST(test_caret_under_column)
+{
+	const char *src = "CREATE SERVICE s (METHOD get REQUEST (n UINT32));\n"
+			  "CREATE ELEMENT e (n UINT32) BEGIN\n"
+			  "\tON REQUEST INSERT INTO output SELECT * FROM input WHERE n > nope;\n"
+			  "END;\nCREATE CHAIN c ON s (e);\n";
+	char *d = compile("t.adn", src, NULL);
+	const char *want =
+		"t.adn:3:62: error: unknown name 'nope' (not a field, parameter, input column or joined column of element 'e')\n"
+		"\tON REQUEST INSERT INTO output SELECT * FROM input WHERE n > nope;\n"
+		"\t                                                            ^\n";
+	ck_assert_msg(strncmp(d, want, strlen(want)) == 0, "got:\n%s", d);
+	free(d);
+}
+END_TEST
+
+START_TEST(test_several_errors_collected)
+{
+	const char *src = "CREATE SERVICE s (METHOD get REQUEST (n UINT32));\n"
+			  "CREATE ELEMENT e (n UINT32) BEGIN\n"
+			  "  ON REQUEST INSERT INTO output SELECT * FROM input WHERE a > 1 AND b > 2 AND c > 3;\n"
+			  "END;\nCREATE CHAIN c ON s (e);\n";
+	char *d = compile("t.adn", src, NULL);
+	ck_assert_msg(strstr(d, "t.adn:3:59: error: unknown name 'a'"), "%s", d);
+	ck_assert_msg(strstr(d, "t.adn:3:69: error: unknown name 'b'"), "%s", d);
+	ck_assert_msg(strstr(d, "t.adn:3:79: error: unknown name 'c'"), "%s", d);
+	free(d);
+}
+END_TEST
+
+START_TEST(test_error_limit)
+{
+	char src[8192] = "";
+	for (int i = 0; i < 40; i++)
+		strcat(src, "@ ");
+	char *d = compile("t.adn", src, NULL);
+	int n = 0;
+	for (const char *p = d; (p = strstr(p, ": error: ")); p++)
+		n++;
+	ck_assert_int_eq(n, 20);
+	ck_assert_msg(strstr(d, "too many errors"), "%s", d);
+	free(d);
+}
+END_TEST
+
+START_TEST(test_warning_no_output)
+{
+	const char *src = "CREATE SERVICE s (METHOD get REQUEST (n UINT32));\n"
+			  "CREATE ELEMENT e (n UINT32) BEGIN\n"
+			  "  ON REQUEST\n"
+			  "END;\nCREATE CHAIN c ON s (e);\n";
+	struct adnc_unit *u;
+	char *d = compile("t.adn", src, &u);
+	ck_assert_msg(strstr(d, "t.adn:3:3: warning: ON REQUEST of element 'e' has no INSERT INTO output: every request is dropped\n"),
+		      "%s", d);
+	ck_assert_ptr_nonnull(u->ir); /* a warning, not an error */
+	char *c = adnc_gen_bpf(u);
+	ck_assert_msg(strstr(c, "return ADN_ABORTED;"), "%s", c);
+	free(c);
+	adnc_unit_free(u);
+	free(d);
+}
+END_TEST
+
+START_TEST(test_keywords_case_insensitive)
+{
+	const char *src = "create service s port 1 (method get request (user char(4)));\n"
+			  "Create Element e (user Char(4)) Drop Status Permission_Denied Begin\n"
+			  "  on request insert into output select * from input where user = 'ab' and not false;\n"
+			  "end;\ncreate chain c on s (e);\n";
+	char *d = compile("t.adn", src, NULL);
+	ck_assert_msg(strcmp(d, "") == 0, "%s", d);
+	free(d);
+}
+END_TEST
+
+/* ---- literals and hashes ---- */
+
+START_TEST(test_real_literals)
+{
+	struct arena a = { 0 };
+	struct diag dg;
+	const char *src = "0.05 1.0 0.5 3";
+	diag_init(&dg, "t", src, strlen(src), stderr);
+	struct token_list t = tokenize(&a, &dg, src, strlen(src));
+	ck_assert_int_eq(t.toks[0].kind, TOK_DECIMAL);
+	ck_assert_uint_eq(t.toks[0].rval, 0x0CCCCCCDu);
+	ck_assert_uint_eq(t.toks[1].rval, 1ull << 32);
+	ck_assert_uint_eq(t.toks[2].rval, 1ull << 31);
+	ck_assert_int_eq(t.toks[3].kind, TOK_INTEGER);
+	ck_assert_uint_eq(t.toks[3].ival, 3);
+	arena_free(&a);
+}
+END_TEST
+
+START_TEST(test_fnv1a)
+{
+	ck_assert_uint_eq(ir_fnv1a32(""), 0x811c9dc5u);
+	ck_assert_uint_eq(ir_fnv1a32("a"), 0xe40c292cu);
+	ck_assert_uint_eq(ir_fnv1a32("foobar"), 0xbf9cf968u);
+}
+END_TEST
+
+/* ---- golden plans ---- */
+
+static void check_golden(const char *adn, const char *golden)
+{
+	char path[4096], gpath[4096];
+	snprintf(path, sizeof(path), "%s/%s", root(), adn);
+	snprintf(gpath, sizeof(gpath), "%s/selftests/golden/%s", root(), golden);
+	char *src = slurp(path, NULL);
+	ck_assert_msg(src, "cannot read %s", path);
+	const char *slash = strrchr(adn, '/');
+	struct adnc_unit *u;
+	char *d = compile(slash ? slash + 1 : adn, src, &u);
+	ck_assert_msg(u->ir, "%s does not compile:\n%s", adn, d);
+	char *plan = adnc_gen_plan(u);
+	if (getenv("ADN_UPDATE_GOLDEN")) {
+		FILE *f = fopen(gpath, "w");
+		ck_assert(f);
+		fputs(plan, f);
+		fclose(f);
+	}
+	char *want = slurp(gpath, NULL);
+	ck_assert_msg(want, "missing %s (run with ADN_UPDATE_GOLDEN=1 to create it)", gpath);
+	ck_assert_msg(strcmp(plan, want) == 0, "%s differs from the plan of %s:\n%s", gpath, adn, plan);
+	free(want);
+	free(plan);
+	free(d);
+	free(src);
+	adnc_unit_free(u);
+}
+
+START_TEST(test_golden_kv_plan)
+{
+	check_golden("examples/kv/kv.adn", "kv.plan.json");
+}
+END_TEST
+
+START_TEST(test_golden_features_plan)
+{
+	check_golden("selftests/golden/features.adn", "features.plan.json");
+}
+END_TEST
+
+/* The generated C of kv: the shape docs/internals.md §3 fixes. */
+START_TEST(test_kv_bpf_shape)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/examples/kv/kv.adn", root());
+	char *src = slurp(path, NULL);
+	struct adnc_unit *u;
+	char *d = compile("kv.adn", src, &u);
+	ck_assert_ptr_nonnull(u->ir);
+	char *c = adnc_gen_bpf(u);
+	const char *in_order[] = {
+		"#include \"adn_bpf.h\"",
+		"struct adn_net {\n\tchar username[16]; /* offset 0 */\n\tchar key[32]; /* offset 16 */\n} __attribute__((packed));",
+		"#include \"adn_frame.h\"",
+		"enum kv_method {\n\tKV_GET = 1,\n\tKV_PUT = 2,\n};",
+		"struct adn_params {\n\tadn_real_t fault__probability;\n};",
+		"} adn_params SEC(\".maps\");",
+		"struct adn_rec__logging__log {",
+		"__uint(max_entries, 8388608);\n} logging__log SEC(\".maps\");",
+		"struct acl__ac_tab_key {\n\tchar username[16];\n};",
+		"} acl__ac_tab SEC(\".maps\");",
+		"static __always_inline int logging_request(struct adn_frame *f)",
+		"/* kv.adn:20: INSERT INTO log SELECT now(),",
+		"ADN_LOG(logging__log, rec);",
+		"static __always_inline int logging_response(struct adn_frame *f)",
+		"static __always_inline int acl_request(struct adn_frame *f)",
+		"/* kv.adn:35: INSERT INTO output SELECT * FROM input JOIN ac_tab ON input.user = ac_tab.username WHERE ac_tab.permission = 'W'; */",
+		"return ADN_PERMISSION_DENIED; /* JOIN: no row with this key */",
+		"static __always_inline int fault_request(struct adn_frame *f)",
+		"if (!(adn_random() >= params->fault__probability))",
+		"#define ADN_N_ELEMENTS 3",
+		"static __always_inline int adn_chain_request(struct adn_frame *f, __u32 *at)",
+		"static __always_inline int adn_chain_response(struct adn_frame *f, __u32 from)",
+		"ADN_META(",
+		"\"row=acl.ac_tab username=alice permission=W\\n\"",
+		"\"row=acl.ac_tab username=bob permission=R\\n\"",
+		"\"param=fault.probability=0.05\\n\"",
+		"\"log=logging.log\\n\"",
+		"#include \"adn_sk_msg.h\"",
+	};
+	const char *p = c;
+	for (size_t i = 0; i < sizeof(in_order) / sizeof(in_order[0]); i++) {
+		const char *q = strstr(p, in_order[i]);
+		ck_assert_msg(q, "missing (or out of order): %s", in_order[i]);
+		p = q + strlen(in_order[i]);
+	}
+	free(c);
+	free(d);
+	free(src);
+	adnc_unit_free(u);
+}
+END_TEST
+
+/* ---- through clang and cc ---- */
+
+static int run(const char *cmd)
+{
+	int rc = system(cmd);
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static bool have_runtime_headers(void)
+{
+	char path[4096];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/bpf/adn_bpf.h", root());
+	return stat(path, &st) == 0;
+}
+
+static void compile_with_clang(const char *adn, const char *chain)
+{
+	if (!have_runtime_headers()) {
+		fprintf(stderr, "SKIP: bpf/adn_bpf.h is missing: generated C not compiled\n");
+		return;
+	}
+	char tmpl[] = "/tmp/adnc-test-XXXXXX", input[4096], env[4096], obj[4200];
+	ck_assert(mkdtemp(tmpl));
+	snprintf(input, sizeof(input), "%s/%s", root(), adn);
+	snprintf(env, sizeof(env), "%s/bpf", root());
+	setenv("ADN_BPF_INCLUDE", env, 1);
+	snprintf(env, sizeof(env), "%s/headers", root());
+	setenv("ADN_HEADERS_INCLUDE", env, 1);
+	struct adnc_options o = { .input = input, .outdir = tmpl };
+	ck_assert_int_eq(adnc_run(&o), ADNC_EXIT_OK);
+	snprintf(obj, sizeof(obj), "%s/%s.bpf.o", tmpl, chain);
+	struct stat st;
+	ck_assert_msg(stat(obj, &st) == 0 && st.st_size > 0, "no %s", obj);
+	char cmd[8400];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpl);
+	run(cmd);
+}
+
+START_TEST(test_kv_compiles_with_clang)
+{
+	compile_with_clang("examples/kv/kv.adn", "kv");
+}
+END_TEST
+
+START_TEST(test_features_compile_with_clang)
+{
+	compile_with_clang("selftests/golden/features.adn", "shopchain");
+}
+END_TEST
+
+static const char roundtrip_c[] =
+	"#include <assert.h>\n#include <stdio.h>\n#include <string.h>\n#include \"kv_rpc.h\"\n"
+	"int main(void)\n{\n"
+	"\tuint8_t buf[256];\n"
+	"\tstruct kv_put_request in = { .username = \"alice\", .key = \"k1\" }, out;\n"
+	"\tin.value.ptr = \"hello\";\n\tin.value.len = 5;\n"
+	"\tlong n = kv_put_request_encode(&in, buf, sizeof(buf));\n"
+	"\tassert(n == 48 + 4 + 5 && (size_t)n == kv_put_request_size(&in));\n"
+	"\tassert(memcmp(buf, \"alice\", 6) == 0 && memcmp(buf + 16, \"k1\", 3) == 0);\n"
+	"\tassert(buf[48] == 5 && buf[49] == 0 && memcmp(buf + 52, \"hello\", 5) == 0);\n"
+	"\tassert(kv_put_request_decode(&out, buf, (size_t)n) == 0);\n"
+	"\tassert(memcmp(out.username, in.username, 16) == 0 && memcmp(out.key, in.key, 32) == 0);\n"
+	"\tassert(out.value.len == 5 && memcmp(out.value.ptr, \"hello\", 5) == 0);\n"
+	"\tassert(kv_put_request_decode(&out, buf, (size_t)n - 1) == -1);\n"
+	"\tassert(kv_put_request_encode(&in, buf, 10) == -1);\n"
+	"\tstruct kv_get_response r = { .found = 1 }, r2;\n"
+	"\tr.value.ptr = \"v\";\n\tr.value.len = 1;\n"
+	"\tn = kv_get_response_encode(&r, buf, sizeof(buf));\n"
+	"\tassert(n == 6 && kv_get_response_decode(&r2, buf, 6) == 0 && r2.found == 1 && r2.value.len == 1);\n"
+	"\tassert(KV_GET == 1 && KV_PUT == 2 && KV_PORT == 7070);\n"
+	"\tassert(strcmp(kv_method_name(KV_PUT), \"put\") == 0 && kv_method_name(9) == NULL);\n"
+	"\tprintf(\"0x%08x\\n\", (unsigned)KV_LAYOUT_HASH);\n"
+	"\treturn 0;\n}\n";
+
+START_TEST(test_kv_header_roundtrip)
+{
+	char tmpl[] = "/tmp/adnc-test-XXXXXX", input[4096], cmd[16384];
+	ck_assert(mkdtemp(tmpl));
+	snprintf(input, sizeof(input), "%s/examples/kv/kv.adn", root());
+	struct adnc_options o = { .input = input, .outdir = tmpl, .emit_c_only = true };
+	ck_assert_int_eq(adnc_run(&o), ADNC_EXIT_OK);
+	snprintf(cmd, sizeof(cmd), "%s/roundtrip.c", tmpl);
+	FILE *f = fopen(cmd, "w");
+	ck_assert(f);
+	fputs(roundtrip_c, f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd),
+		 "cc -std=c11 -Wall -Wextra -Werror -I'%s/headers' -I'%s' '%s/roundtrip.c' -o '%s/roundtrip' && '%s/roundtrip' >/dev/null",
+		 root(), tmpl, tmpl, tmpl, tmpl);
+	ck_assert_int_eq(run(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpl);
+	run(cmd);
+}
+END_TEST
+
+START_TEST(test_exit_codes)
+{
+	char tmpl[] = "/tmp/adnc-test-XXXXXX", input[4096];
+	FILE *devnull = fopen("/dev/null", "w");
+	ck_assert(mkdtemp(tmpl));
+	struct adnc_options o = { .input = "/nonexistent.adn", .outdir = tmpl, .diag_out = devnull };
+	ck_assert_int_eq(adnc_run(&o), ADNC_EXIT_USAGE);
+	snprintf(input, sizeof(input), "%s/selftests/bad/unknown_table.adn", root());
+	o.input = input;
+	ck_assert_int_eq(adnc_run(&o), ADNC_EXIT_PROGRAM);
+	snprintf(input, sizeof(input), "%s/examples/kv/kv.adn", root());
+	o.emit_c_only = true;
+	ck_assert_int_eq(adnc_run(&o), ADNC_EXIT_OK);
+	fclose(devnull);
+	char cmd[4200];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpl);
+	run(cmd);
+}
+END_TEST
+
+/* ---- robustness ---- */
+
+static void compile_all_outputs(const char *src, size_t len)
+{
+	FILE *devnull = fopen("/dev/null", "w");
+	struct adnc_unit *u = adnc_compile_source("fuzz.adn", src, len, devnull);
+	if (u->ir) {
+		free(adnc_gen_bpf(u));
+		free(adnc_gen_header(u));
+		free(adnc_gen_plan(u));
+		free(adnc_gen_explain(u));
+	}
+	adnc_unit_free(u);
+	fclose(devnull);
+}
+
+START_TEST(test_fuzz_no_crash)
+{
+	const char *inputs[] = { "examples/kv/kv.adn", "selftests/golden/features.adn" };
+	static const char alphabet[] = "();,.*='-0123456789abcdefgh_ \n\t\"@\\";
+	unsigned seed = 12345;
+
+	for (size_t k = 0; k < 2; k++) {
+		char path[4096];
+		size_t len;
+		snprintf(path, sizeof(path), "%s/%s", root(), inputs[k]);
+		char *orig = slurp(path, &len);
+		ck_assert(orig);
+		/* every truncation */
+		for (size_t cut = 0; cut <= len; cut += 7)
+			compile_all_outputs(orig, cut);
+		/* random byte edits, deletions of a token-sized run */
+		char *buf = malloc(len + 1);
+		for (int iter = 0; iter < 1500; iter++) {
+			memcpy(buf, orig, len + 1);
+			size_t n = len;
+			int edits = 1 + rand_r(&seed) % 4;
+			for (int e = 0; e < edits; e++) {
+				size_t at = (size_t)rand_r(&seed) % n;
+				if (rand_r(&seed) % 2) {
+					buf[at] = alphabet[rand_r(&seed) % (sizeof(alphabet) - 1)];
+				} else {
+					size_t del = 1 + (size_t)rand_r(&seed) % 12;
+					if (at + del > n)
+						del = n - at;
+					memmove(buf + at, buf + at + del, n - at - del + 1);
+					n -= del;
+				}
+				if (n == 0)
+					break;
+			}
+			compile_all_outputs(buf, n);
+		}
+		/* random bytes */
+		for (int iter = 0; iter < 200; iter++) {
+			char junk[512];
+			size_t n = (size_t)rand_r(&seed) % sizeof(junk);
+			for (size_t i = 0; i < n; i++)
+				junk[i] = (char)(rand_r(&seed) & 0xff);
+			compile_all_outputs(junk, n);
+		}
+		free(buf);
+		free(orig);
+	}
+}
+END_TEST
+
+static Suite *compiler_suite(void)
+{
+	Suite *s = suite_create("adnc");
+	TCase *diag = tcase_create("diagnostics");
+	list_bad_programs();
+	tcase_add_loop_test(diag, test_bad_program, 0, n_bad);
+	tcase_add_test(diag, test_caret_under_column);
+	tcase_add_test(diag, test_several_errors_collected);
+	tcase_add_test(diag, test_error_limit);
+	tcase_add_test(diag, test_warning_no_output);
+	tcase_add_test(diag, test_keywords_case_insensitive);
+	suite_add_tcase(s, diag);
+
+	TCase *lang = tcase_create("language");
+	tcase_add_test(lang, test_real_literals);
+	tcase_add_test(lang, test_fnv1a);
+	suite_add_tcase(s, lang);
+
+	TCase *gen = tcase_create("codegen");
+	tcase_set_timeout(gen, 30);
+	tcase_add_test(gen, test_golden_kv_plan);
+	tcase_add_test(gen, test_golden_features_plan);
+	tcase_add_test(gen, test_kv_bpf_shape);
+	tcase_add_test(gen, test_kv_compiles_with_clang);
+	tcase_add_test(gen, test_features_compile_with_clang);
+	tcase_add_test(gen, test_kv_header_roundtrip);
+	tcase_add_test(gen, test_exit_codes);
+	suite_add_tcase(s, gen);
+
+	TCase *fuzz = tcase_create("robustness");
+	tcase_set_timeout(fuzz, 30);
+	tcase_add_test(fuzz, test_fuzz_no_crash);
+	suite_add_tcase(s, fuzz);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(compiler_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,557 @@
+/* SPDX-License-Identifier: MIT */
+/* adnctl: read and change the state of an attached chain: table rows,
+ * parameters, logs, counters. Text <-> row conversion is maps/'s job. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "adn_chaindir.h"
+#include "adn_err.h"
+#include "adn_logdrain.h"
+#include "adn_pinned.h"
+#include "adn_row.h"
+#include "adn_status.h"
+
+enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_RUNTIME = 2 };
+
+static void die_usage_hint(const char *cmd);
+
+static void error_line(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void error_line(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "adnctl: %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: adnctl COMMAND CHAIN ...\n"
+		"\n"
+		"Commands:\n"
+		"  table CHAIN ELEMENT.TABLE insert COL=VALUE ...   insert or update a row\n"
+		"  table CHAIN ELEMENT.TABLE delete KEYCOL=VALUE ... delete a row by key\n"
+		"  table CHAIN ELEMENT.TABLE list [--json]          print every row\n"
+		"  param CHAIN [ELEMENT.PARAM [VALUE]] [--json]     show or set parameters\n"
+		"  log CHAIN [-o FILE] [--follow] [--interval-ms N] drain LOG tables to JSON lines\n"
+		"  stats CHAIN [--json]                             adn_stats counters (all CPUs)\n"
+		"\n"
+		"Values: integers, true/false, REAL decimals (0.05), enumerator names\n"
+		"(permission_denied), RFC 3339 times, strings; quote strings with spaces\n"
+		"SQL style: name='a b', name='it''s'.\n"
+		"Run `adnctl COMMAND --help` for details. Exit status: 0 ok, 1 usage error,\n"
+		"2 runtime failure.\n");
+}
+
+/* Options shared by the subcommands: --json and --help anywhere. Removes
+ * them from argv; returns the new argc, or -1 after printing help. */
+static int take_common_flags(int argc, char **argv, bool *json, void (*help)(FILE *))
+{
+	int n = 0;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j")) {
+			*json = true;
+		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			help(stdout);
+			return -1;
+		} else {
+			argv[n++] = argv[i];
+		}
+	}
+	return n;
+}
+
+static bool valid_chain(const char *cmd, const char *chain)
+{
+	if (adn_name_valid(chain))
+		return true;
+	error_line(cmd, "'%s' is not a valid chain name", chain);
+	return false;
+}
+
+/* ---- table ----------------------------------------------------------- */
+
+static void table_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: adnctl table CHAIN ELEMENT.TABLE insert COL=VALUE ...\n"
+		"       adnctl table CHAIN ELEMENT.TABLE delete KEYCOL=VALUE ...\n"
+		"       adnctl table CHAIN ELEMENT.TABLE list [--json]\n"
+		"\n"
+		"insert writes a row (every key column required; value columns left out\n"
+		"are 0 / empty), replacing the row with the same key. delete removes the\n"
+		"row with the given key. list prints one row per line as COL=VALUE text, or\n"
+		"a JSON array of objects with --json. Per-CPU tables: insert writes every\n"
+		"CPU's copy, list shows counters summed over CPUs.\n");
+}
+
+/* Value buffer as the syscall wants it: one copy per CPU for per-CPU maps. */
+static void *alloc_value(const struct adn_table *t, int *ncpus, size_t *stride)
+{
+	bool percpu = adn_map_is_percpu(t->info.type);
+
+	*ncpus = percpu ? libbpf_num_possible_cpus() : 1;
+	*stride = percpu ? adn_percpu_stride(t->info.value_size) : t->info.value_size;
+	if (*ncpus < 1)
+		*ncpus = 1;
+	return calloc((size_t)*ncpus, *stride ? *stride : 1);
+}
+
+static int table_write(struct adn_table *t, int argc, char **argv, bool del)
+{
+	const char *cmd = del ? "table delete" : "table insert";
+	struct adn_assigns as;
+	struct adn_err err;
+	size_t stride;
+	int ncpus, rc = EXIT_RUNTIME;
+	void *key = calloc(1, t->info.key_size);
+	void *val = alloc_value(t, &ncpus, &stride);
+
+	if (!key || !val) {
+		error_line(cmd, "out of memory");
+		goto out;
+	}
+	if (argc == 0) {
+		error_line(cmd, "give the row as COL=VALUE ...");
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	if (adn_assigns_from_argv(&as, argc, argv, &err)) {
+		error_line(cmd, "%s", err.msg);
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	if (adn_row_parse(&t->rt, &as, del ? ADN_ROW_KEY_ONLY : ADN_ROW_FULL, key, val, &err)) {
+		error_line(cmd, "%s", err.msg);
+		goto out_as;
+	}
+	if (del) {
+		if (!bpf_map_delete_elem(t->fd, key)) {
+			rc = EXIT_OK;
+		} else if (errno == ENOENT) {
+			error_line(cmd, "table %s has no row with that key", t->rt.table);
+		} else if (errno == EINVAL && (t->info.type == BPF_MAP_TYPE_ARRAY ||
+					       t->info.type == BPF_MAP_TYPE_PERCPU_ARRAY)) {
+			error_line(cmd, "table %s is an array: its rows cannot be deleted, only overwritten",
+				   t->rt.table);
+		} else {
+			error_line(cmd, "table %s: %s", t->rt.table, strerror(errno));
+		}
+		goto out_as;
+	}
+	for (int cpu = 1; cpu < ncpus; cpu++)
+		memcpy((char *)val + (size_t)cpu * stride, val, t->info.value_size);
+	if (!bpf_map_update_elem(t->fd, key, val, BPF_ANY))
+		rc = EXIT_OK;
+	else if (errno == E2BIG && (t->info.type == BPF_MAP_TYPE_ARRAY ||
+				    t->info.type == BPF_MAP_TYPE_PERCPU_ARRAY))
+		error_line(cmd, "table %s: index out of range (capacity %u)", t->rt.table,
+			   t->info.max_entries);
+	else if (errno == E2BIG)
+		error_line(cmd, "table %s is full (capacity %u)", t->rt.table, t->info.max_entries);
+	else
+		error_line(cmd, "table %s: %s", t->rt.table, strerror(errno));
+out_as:
+	adn_assigns_free(&as);
+out:
+	free(key);
+	free(val);
+	return rc;
+}
+
+static int table_list(struct adn_table *t, bool json)
+{
+	size_t stride;
+	int ncpus, rc = EXIT_OK, rows = 0;
+	void *key = calloc(1, t->info.key_size), *next = calloc(1, t->info.key_size);
+	void *val = alloc_value(t, &ncpus, &stride), *sum = calloc(1, t->info.value_size + 1);
+
+	if (!key || !next || !val || !sum) {
+		error_line("table list", "out of memory");
+		rc = EXIT_RUNTIME;
+		goto out;
+	}
+	if (json)
+		putchar('[');
+	for (int r = bpf_map_get_next_key(t->fd, NULL, next); !r;
+	     r = bpf_map_get_next_key(t->fd, key, next)) {
+		memcpy(key, next, t->info.key_size);
+		if (bpf_map_lookup_elem(t->fd, key, val))
+			continue; /* deleted meanwhile */
+		const void *row = val;
+		if (ncpus > 1) {
+			adn_cols_sum_percpu(&t->rt.val, val, ncpus, stride, sum);
+			row = sum;
+		}
+		if (json && rows)
+			putchar(',');
+		adn_row_print(stdout, &t->rt, key, row, json ? ADN_STYLE_JSON : ADN_STYLE_TEXT);
+		if (!json)
+			putchar('\n');
+		rows++;
+	}
+	if (json)
+		puts("]");
+out:
+	free(key);
+	free(next);
+	free(val);
+	free(sum);
+	return rc;
+}
+
+static int cmd_table(int argc, char **argv)
+{
+	struct adn_table t;
+	struct adn_err err;
+	bool json = false;
+	int rc;
+
+	argv++; /* past "table" */
+	argc = take_common_flags(argc - 1, argv, &json, table_usage);
+	if (argc < 0)
+		return EXIT_OK;
+	if (argc < 3) {
+		error_line("table", "expected CHAIN ELEMENT.TABLE insert|delete|list");
+		table_usage(stderr);
+		return EXIT_USAGE;
+	}
+	const char *chain = argv[0], *table = argv[1], *op = argv[2];
+	if (!valid_chain("table", chain))
+		return EXIT_USAGE;
+	if (strcmp(op, "insert") && strcmp(op, "delete") && strcmp(op, "list")) {
+		error_line("table", "unknown operation '%s' (insert, delete, list)", op);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(op, "list") && argc > 3) {
+		error_line("table list", "unexpected argument '%s'", argv[3]);
+		return EXIT_USAGE;
+	}
+	if (adn_table_open(&t, chain, table, &err)) {
+		error_line("table", "%s", err.msg);
+		return EXIT_RUNTIME;
+	}
+	if (t.info.type == BPF_MAP_TYPE_RINGBUF) {
+		error_line("table", "%s is a LOG table: read it with `adnctl log %s`", table, chain);
+		rc = EXIT_RUNTIME;
+	} else if (!strcmp(op, "list")) {
+		rc = table_list(&t, json);
+	} else {
+		rc = table_write(&t, argc - 3, argv + 3, !strcmp(op, "delete"));
+	}
+	adn_table_close(&t);
+	return rc;
+}
+
+/* ---- param ----------------------------------------------------------- */
+
+static void param_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: adnctl param CHAIN [--json]                 show every parameter\n"
+		"       adnctl param CHAIN ELEMENT.PARAM [--json]   show one\n"
+		"       adnctl param CHAIN ELEMENT.PARAM VALUE      set one\n"
+		"\n"
+		"Parameters live in the chain's adn_params map; the programs read them on\n"
+		"every RPC, so a new value applies to the next RPC.\n");
+}
+
+static int cmd_param(int argc, char **argv)
+{
+	struct adn_table t;
+	struct adn_err err;
+	bool json = false, first = true;
+	__u32 zero = 0;
+	void *val = NULL;
+	int rc = EXIT_RUNTIME;
+
+	argv++;
+	argc = take_common_flags(argc - 1, argv, &json, param_usage);
+	if (argc < 0)
+		return EXIT_OK;
+	if (argc < 1 || argc > 3) {
+		error_line("param", "expected CHAIN [ELEMENT.PARAM [VALUE]]");
+		param_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!valid_chain("param", argv[0]))
+		return EXIT_USAGE;
+	if (adn_table_open_pin(&t, argv[0], "adn_params", "adn_params", &err)) {
+		error_line("param", "%s", err.msg);
+		return EXIT_RUNTIME;
+	}
+	adn_cols_dot_names(&t.rt.val);
+	val = calloc(1, t.info.value_size);
+	if (!val || bpf_map_lookup_elem(t.fd, &zero, val)) {
+		error_line("param", "%s: read: %s", t.path, strerror(errno));
+		goto out;
+	}
+	if (argc == 1) {
+		if (json) {
+			putchar('{');
+			adn_cols_print(stdout, &t.rt.val, val, ADN_STYLE_JSON, &first);
+			puts("}");
+		} else {
+			for (int i = 0; i < t.rt.val.n; i++) {
+				printf("%s=", t.rt.val.col[i].name);
+				adn_col_print(stdout, &t.rt.val, &t.rt.val.col[i], val, ADN_STYLE_TEXT);
+				putchar('\n');
+			}
+		}
+		rc = EXIT_OK;
+		goto out;
+	}
+	int c = adn_cols_find(&t.rt.val, argv[1]);
+	if (c < 0) {
+		char names[512];
+		adn_cols_names(&t.rt.val, names, sizeof(names));
+		error_line("param", "chain %s has no parameter '%s' (parameters: %s)", argv[0], argv[1],
+			   *names ? names : "none");
+		goto out;
+	}
+	const struct adn_col *col = &t.rt.val.col[c];
+	if (argc == 2) {
+		if (json)
+			printf("{\"%s\":", col->name);
+		adn_col_print(stdout, &t.rt.val, col, val, json ? ADN_STYLE_JSON : ADN_STYLE_TEXT);
+		puts(json ? "}" : "");
+		rc = EXIT_OK;
+		goto out;
+	}
+	if (adn_col_parse(&t.rt.val, col, argv[2], val, NULL, &err)) {
+		error_line("param", "%s", err.msg);
+		goto out;
+	}
+	/* A whole-value write: the programs see either the old or the new row. */
+	if (bpf_map_update_elem(t.fd, &zero, val, BPF_ANY)) {
+		error_line("param", "%s: write: %s", t.path, strerror(errno));
+		goto out;
+	}
+	rc = EXIT_OK;
+out:
+	free(val);
+	adn_table_close(&t);
+	return rc;
+}
+
+/* ---- log ------------------------------------------------------------- */
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void log_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: adnctl log CHAIN [-o FILE] [--follow] [--interval-ms N]\n"
+		"\n"
+		"Drain every LOG table (ring buffer) of CHAIN as JSON lines, one object\n"
+		"per record: {\"table\":\"logging.log\",\"time\":\"...\",...}.\n"
+		"\n"
+		"Options:\n"
+		"  -o, --output FILE     append to FILE (flushed after each drain)\n"
+		"  -f, --follow          keep draining until SIGINT/SIGTERM, then drain once\n"
+		"                        more and exit 0\n"
+		"  -i, --interval-ms N   drain period with --follow (default 10). The programs\n"
+		"                        write without wakeups, so records are polled\n"
+		"  -h, --help            this help\n"
+		"\n"
+		"Records lost because a ring was full are reported on stderr (adn_stats\n"
+		"counter log_lost).\n");
+}
+
+static void report_lost(const char *chain, uint64_t *last_lost, bool have_counter)
+{
+	uint64_t now;
+
+	if (!have_counter || adn_stats_counter(chain, "log_lost", &now, NULL))
+		return;
+	if (now > *last_lost)
+		fprintf(stderr, "adnctl: log: %" PRIu64 " record(s) lost: a ring buffer was full "
+				"(drain more often: --interval-ms)\n",
+			now - *last_lost);
+	*last_lost = now;
+}
+
+static int cmd_log(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "follow", no_argument, NULL, 'f' },
+		{ "interval-ms", required_argument, NULL, 'i' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *path = NULL;
+	bool follow = false;
+	long interval_ms = 10;
+	struct adn_err err;
+	char *end;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "o:fi:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			path = optarg;
+			break;
+		case 'f':
+			follow = true;
+			break;
+		case 'i':
+			errno = 0;
+			interval_ms = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || interval_ms < 1 || interval_ms > 60000) {
+				error_line("log", "--interval-ms: '%s' is not 1..60000", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			log_usage(stdout);
+			return EXIT_OK;
+		default:
+			log_usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		error_line("log", optind == argc ? "missing CHAIN" : "more than one CHAIN given");
+		return EXIT_USAGE;
+	}
+	const char *chain = argv[optind];
+	if (!valid_chain("log", chain))
+		return EXIT_USAGE;
+	FILE *out = path ? fopen(path, "a") : stdout;
+	if (!out) {
+		error_line("log", "%s: %s", path, strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	struct adn_log_drain *d = adn_log_drain_open(chain, out, &err);
+	if (!d) {
+		error_line("log", "%s", err.msg);
+		if (path)
+			fclose(out);
+		return EXIT_RUNTIME;
+	}
+	uint64_t lost = 0;
+	bool have_counter = !adn_stats_counter(chain, "log_lost", &lost, NULL);
+	if (have_counter && lost)
+		fprintf(stderr, "adnctl: log: %" PRIu64 " record(s) lost since the chain was attached "
+				"(adn_stats log_lost)\n", lost);
+
+	/* no SA_RESTART: the signal must cut the sleep short */
+	struct sigaction sa = { .sa_handler = on_stop };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	int rc = EXIT_OK;
+	struct timespec period = { interval_ms / 1000, (interval_ms % 1000) * 1000000L };
+	for (;;) {
+		bool last = !follow || stop_requested; /* read the flag before draining */
+		long n = adn_log_drain_once(d);
+		if (n < 0) {
+			error_line("log", "drain: %s", strerror((int)-n));
+			rc = EXIT_RUNTIME;
+			break;
+		}
+		if (fflush(out)) {
+			error_line("log", "%s: %s", path ? path : "stdout", strerror(errno));
+			rc = EXIT_RUNTIME;
+			break;
+		}
+		report_lost(chain, &lost, have_counter);
+		if (last)
+			break;
+		nanosleep(&period, NULL);
+	}
+	adn_log_drain_close(d);
+	if (path && fclose(out) && rc == EXIT_OK) {
+		error_line("log", "%s: %s", path, strerror(errno));
+		rc = EXIT_RUNTIME;
+	}
+	return rc;
+}
+
+/* ---- stats ----------------------------------------------------------- */
+
+static void stats_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: adnctl stats CHAIN [--json]\n"
+		"\n"
+		"Print the chain's adn_stats counters, summed over CPUs.\n");
+}
+
+static int cmd_stats(int argc, char **argv)
+{
+	struct adn_err err;
+	bool json = false;
+
+	argv++;
+	argc = take_common_flags(argc - 1, argv, &json, stats_usage);
+	if (argc < 0)
+		return EXIT_OK;
+	if (argc != 1) {
+		error_line("stats", "expected CHAIN");
+		return EXIT_USAGE;
+	}
+	if (!valid_chain("stats", argv[0]))
+		return EXIT_USAGE;
+	if (adn_status_print(stdout, argv[0], ADN_STATUS_STATS, json, &err)) {
+		error_line("stats", "%s", err.msg);
+		return EXIT_RUNTIME;
+	}
+	return EXIT_OK;
+}
+
+static void die_usage_hint(const char *cmd)
+{
+	fprintf(stderr, "adnctl: unknown command '%s'\n", cmd);
+	usage(stderr);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(int, char **);
+	} cmds[] = {
+		{ "table", cmd_table },
+		{ "param", cmd_param },
+		{ "log", cmd_log },
+		{ "stats", cmd_stats },
+	};
+
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(argv[1], cmds[i].name))
+			return cmds[i].fn(argc - 1, argv + 1);
+	die_usage_hint(argv[1]);
+	return EXIT_USAGE;
+}

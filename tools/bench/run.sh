@@ -1,0 +1,385 @@
+#!/usr/bin/env bash
+# `make bench`: adn against the raw path, the hand-written eBPF chain and
+# HAProxy sidecars (issue 3). Writes docs/benchmarks.md, docs/bench/*.csv
+# (raw data, one row per run) and docs/bench/*.svg (gnuplot).
+#
+# Setups (same client and server code where possible):
+#   raw       kv-server + kv-client, adn's RPC library, no chain
+#   adn       + build/kv/kv.bpf.o (adnc's output) attached to their cgroup,
+#             fault.probability 0.05, log drained by `adnctl log --follow`
+#   ref       + build/reference/kv_chain.bpf.o (hand-written), same loader
+#   sidecar1  http-load -> HAProxy (log, ACL on x-user, 5% 503) -> http-server
+#   sidecar2  http-load -> HAProxy (chain) -> HAProxy (forward) -> http-server
+# Workloads:
+#   closed    one client thread, 128 connections x 1 outstanding (128 in flight)
+#   unloaded  1 connection, 1 outstanding
+#   pipelined 4 connections x 32 outstanding (adn's library only: raw, adn, ref)
+# CPUs: client (and the client-side sidecar) on CPU 0; server, server-side
+# sidecar and the log drainer on CPU 1.
+#
+# Environment: BENCH_ROUNDS (5), BENCH_SECS (6), BENCH_WARM (2),
+# BENCH_QUICK=1 (1 round of 2 s, 1 s warm-up, small scaling run),
+# BENCH_SETUPS, BENCH_WORKLOADS (space-separated subsets), BENCH_SCALING=0
+# to skip the ACL-size runs, BENCH_OUT (docs/ by default).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+cmdline="$0${*:+ $*}"
+quick=${BENCH_QUICK:-0}
+if [ "$quick" = 1 ]; then
+	ROUNDS=${BENCH_ROUNDS:-1} SECS=${BENCH_SECS:-2} WARM=${BENCH_WARM:-1}
+	ACL_SIZES=${BENCH_ACL_SIZES:-"1 1000"}
+else
+	ROUNDS=${BENCH_ROUNDS:-5} SECS=${BENCH_SECS:-6} WARM=${BENCH_WARM:-2}
+	ACL_SIZES=${BENCH_ACL_SIZES:-"1 1000 100000 1000000"}
+fi
+SETUPS=${BENCH_SETUPS:-"raw adn ref sidecar1 sidecar2"}
+WORKLOADS=${BENCH_WORKLOADS:-"closed unloaded pipelined"}
+SCALING=${BENCH_SCALING:-1}
+OUT=${BENCH_OUT:-$root/docs}
+CPU_CLIENT=0
+CPU_SERVER=1
+FAULT_P=0.05
+
+# Ports (1708x, loopback only)
+P_RAW=17080 P_ADN=17081 P_REF=17082 P_HTTP=17083 P_SC1=17084 P_SC2C=17085 P_SC2S=17086
+P_SCALE=17087
+
+die() { echo "bench: $*" >&2; exit 1; }
+log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
+
+[ "$(id -u)" -eq 0 ] || die "needs root (eBPF programs, cgroups)"
+for t in haproxy gnuplot bpftool jq taskset cc; do
+	command -v $t >/dev/null || die "$t missing (make bench installs it: ADN_BENCH=1 scripts/install-deps.sh)"
+done
+[ "$(nproc)" -ge 2 ] || log "warning: fewer than 2 CPUs; pinning puts everything on CPU 0"
+[ "$(nproc)" -ge 2 ] || CPU_SERVER=0
+
+grep -q ' /sys/fs/bpf bpf ' /proc/mounts || mount -t bpf bpf /sys/fs/bpf
+cgroot=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+[ -n "$cgroot" ] || die "no cgroup2 mount in /proc/mounts"
+
+tmp=$(mktemp -d /tmp/adn-bench.XXXXXX)
+cgbase=$cgroot/adn-bench-$$
+pids=()
+chains=()
+
+cleanup() {
+	local rc=$? p d
+	trap - EXIT INT TERM
+	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	for d in "${chains[@]}"; do "$tmp/bin/adn-load" detach "$d" >/dev/null 2>&1 || true; done
+	if [ -d "$cgbase" ]; then
+		# leaves first, then their parents
+		find "$cgbase" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+	fi
+	rm -rf "$tmp"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- binaries: a private copy, so a concurrent rebuild cannot change them mid-run
+mkdir -p "$tmp/bin" "$root/build/bench"
+for b in adn-load adnctl adnc kv-server kv-client; do
+	[ -x build/bin/$b ] || die "build/bin/$b missing: run make all"
+	cp build/bin/$b "$tmp/bin/"
+done
+[ -f build/kv/kv.bpf.o ] || die "build/kv/kv.bpf.o missing: run make all"
+[ -f build/reference/kv_chain.bpf.o ] || die "build/reference/kv_chain.bpf.o missing"
+cp build/kv/kv.bpf.o "$tmp/gen.bpf.o"
+cp build/reference/kv_chain.bpf.o "$tmp/ref.bpf.o"
+# adnctl log finds the record struct in the object's BTF. If the hand-written
+# object lacks it (a struct used only by inlined code does not reach BTF),
+# build a copy with the same anchor adnc generates; the programs are unchanged.
+ref_note=""
+if ! bpftool btf dump file "$tmp/ref.bpf.o" | grep -q "STRUCT 'adn_rec__logging__log'"; then
+	awk '{ print } /^} logging__log SEC\(".maps"\);/ {
+		print "static const struct adn_rec__logging__log *const adn_btf__logging__log"
+		print "\t__attribute__((section(\".adn.btf\"), used)) = 0;" }' \
+		bpf/reference/kv_chain.bpf.c >"$tmp/kv_chain.bpf.c"
+	grep -q adn_btf__logging__log "$tmp/kv_chain.bpf.c" || die "cannot anchor the reference log record in BTF"
+	clang -O2 -g -target bpf -Wall -Ibpf -Iheaders -I/usr/include/$(uname -m)-linux-gnu \
+		-c "$tmp/kv_chain.bpf.c" -o "$tmp/ref.bpf.o" || die "cannot build the anchored reference object"
+	ref_note="build/reference/kv_chain.bpf.o has no BTF for its log record, so adnctl log cannot read its ring buffer; (c) runs a copy of bpf/reference/kv_chain.bpf.c rebuilt with the BTF anchor that adnc generates (one unused pointer in section .adn.btf; programs unchanged)."
+	log "note: $ref_note"
+fi
+for p in http_load http_server; do
+	cc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra tools/bench/$p.c -lm -o "build/bench/${p/_/-}"
+	cp "build/bench/${p/_/-}" "$tmp/bin/"
+done
+B=$tmp/bin
+
+# --- cgroups: one subtree per setup, a leaf per process (CPU from cpu.stat)
+mkdir "$cgbase"
+for s in raw adn ref sidecar1 sidecar2 scale; do
+	mkdir "$cgbase/$s"
+	for l in client server proxy1 proxy2 drain; do mkdir "$cgbase/$s/$l"; done
+done
+
+# run_in CG CPU OUTFILE CMD... : background, pinned, inside CG. Sets LAST_PID.
+run_in() {
+	local cg=$1 cpu=$2 out=$3
+	shift 3
+	taskset -c "$cpu" sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg" "$@" >"$out" 2>&1 &
+	LAST_PID=$!
+	pids+=("$LAST_PID")
+}
+# run_fg CG CPU CMD... : foreground, pinned, inside CG; stdout is the command's.
+run_fg() {
+	local cg=$1 cpu=$2
+	shift 2
+	timeout $((SECS + WARM + 60)) taskset -c "$cpu" sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg" "$@"
+}
+stop_pid() {
+	local p=$1 q keep=()
+	kill -TERM "$p" 2>/dev/null || true
+	wait "$p" 2>/dev/null || true
+	for q in "${pids[@]}"; do [ "$q" = "$p" ] || keep+=("$q"); done
+	pids=("${keep[@]}")
+}
+wait_port() { # PORT : until something listens on 127.0.0.1:PORT
+	local i
+	for ((i = 0; i < 100; i++)); do
+		ss -Hltn "sport = :$1" | grep -q . && return 0
+		sleep 0.05
+	done
+	die "nothing listens on port $1"
+}
+cg_usec() { awk '$1 == "usage_usec" { print $2 }' "$1/cpu.stat"; }
+# system-wide jiffies: busy softirq system user (all CPUs)
+sys_jiffies() { awk '$1 == "cpu" { print $2+$3+$4+$7+$8+$9, $8, $4+$7, $2+$3 }' /proc/stat; }
+rss_kb() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+stat_of() { # CHAIN COUNTER
+	"$B/adn-load" status "$1" --json | jq -r --arg n "$2" '.stats[$n] // 0'
+}
+HZ=$(getconf CLK_TCK)
+
+# --- chains: attached once for the whole run
+attach() { # NAME OBJ PORT CG
+	"$B/adn-load" attach --cgroup "$4" --port "$3" --name "$1" "$2" >/dev/null ||
+		die "adn-load attach $1 failed"
+	chains+=("$1")
+	"$B/adnctl" param "$1" fault.probability $FAULT_P >/dev/null
+}
+for s in $SETUPS; do
+	case $s in
+	adn) attach adnbench-gen "$tmp/gen.bpf.o" $P_ADN "$cgbase/adn" ;;
+	ref) attach adnbench-ref "$tmp/ref.bpf.o" $P_REF "$cgbase/ref" ;;
+	esac
+done
+
+# --- HAProxy configs
+printf 'alice W\nbob R\n' >"$tmp/acl.map"
+hap_cfg() { # TEMPLATE FRONT BACK OUT
+	sed -e "s|@FRONT@|$2|" -e "s|@BACK@|$3|" -e "s|@ACL_MAP@|$tmp/acl.map|" \
+		"tools/bench/haproxy/$1.cfg" >"$4"
+	haproxy -q -c -f "$4" >/dev/null || die "bad haproxy config $4"
+}
+hap_cfg one-sidecar $P_SC1 $P_HTTP "$tmp/sc1.cfg"
+hap_cfg one-sidecar $P_SC2C $P_SC2S "$tmp/sc2-client.cfg"
+hap_cfg forward $P_SC2S $P_HTTP "$tmp/sc2-server.cfg"
+
+# --- the machine
+cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+ncpu=$(nproc)
+kernel=$(uname -r)
+today=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+hap_ver=$(haproxy -v | awk 'NR == 1 { print $3 }')
+
+mkdir -p "$OUT/bench"
+CSV=$OUT/bench/runs.csv
+echo "round,workload,setup,rps,p50_us,p99_us,p999_us,completed,ok,not_ok,net_replies,seconds,cpu_client_us,cpu_server_us,cpu_proxy1_us,cpu_proxy2_us,cpu_drain_us,sys_busy_us,sys_softirq_us,sys_kernel_us,sys_user_us,rss_server_kb,rss_proxy1_kb,rss_proxy2_kb,rss_drain_kb,log_records,log_lost" >"$CSV"
+
+wl_shape() { # WORKLOAD -> "conns outstanding"
+	case $1 in
+	closed) echo "128 128" ;;
+	unloaded) echo "1 1" ;;
+	pipelined) echo "4 128" ;;
+	esac
+}
+
+# run_one ROUND WORKLOAD SETUP : one measured run, appends a CSV row.
+run_one() {
+	local round=$1 wl=$2 s=$3 cg=$cgbase/$3 conns outst port kind chain="" f
+	read -r conns outst <<<"$(wl_shape "$wl")"
+	local spid="" p1="" p2="" dpid="" logf="" json
+	case $s in
+	raw) port=$P_RAW kind=kv ;;
+	adn) port=$P_ADN kind=kv chain=adnbench-gen ;;
+	ref) port=$P_REF kind=kv chain=adnbench-ref ;;
+	sidecar1) port=$P_SC1 kind=http ;;
+	sidecar2) port=$P_SC2C kind=http ;;
+	esac
+	[ "$kind" = http ] && [ "$wl" = pipelined ] && return 0
+
+	# servers, proxies, drainer
+	if [ "$kind" = kv ]; then
+		run_in "$cg/server" $CPU_SERVER "$tmp/server.out" "$B/kv-server" --listen 127.0.0.1 --port $port
+		spid=$LAST_PID
+		wait_port $port
+		if [ -n "$chain" ]; then
+			logf=$tmp/log.jsonl
+			: >"$logf"
+			run_in "$cg/drain" $CPU_SERVER "$tmp/drain.out" "$B/adnctl" log $chain -o "$logf" --follow
+			dpid=$LAST_PID
+		fi
+	else
+		run_in "$cg/server" $CPU_SERVER "$tmp/server.out" "$B/http-server" --listen 127.0.0.1 --port $P_HTTP
+		spid=$LAST_PID
+		wait_port $P_HTTP
+		logf=$tmp/haproxy.log
+		if [ $s = sidecar1 ]; then
+			run_in "$cg/proxy1" $CPU_SERVER "$logf" haproxy -f "$tmp/sc1.cfg"
+			p1=$LAST_PID
+			wait_port $P_SC1
+		else
+			run_in "$cg/proxy2" $CPU_SERVER "$tmp/haproxy2.log" haproxy -f "$tmp/sc2-server.cfg"
+			p2=$LAST_PID
+			wait_port $P_SC2S
+			run_in "$cg/proxy1" $CPU_CLIENT "$logf" haproxy -f "$tmp/sc2-client.cfg"
+			p1=$LAST_PID
+			wait_port $P_SC2C
+		fi
+	fi
+
+	# warm-up (kv: PUTs fill keys k0..k999 with 32-byte values; then GETs return them)
+	if [ "$kind" = kv ]; then
+		run_fg "$cg/client" $CPU_CLIENT "$B/kv-client" --host 127.0.0.1 --port $port --user alice \
+			--duration $WARM --conns $conns --outstanding $outst --method put --value-size 32 \
+			--json >/dev/null || die "warm-up of $s/$wl failed"
+	else
+		run_fg "$cg/client" $CPU_CLIENT "$B/http-load" --host 127.0.0.1 --port $port --user alice \
+			--duration $WARM --conns $conns --outstanding $outst --json >/dev/null ||
+			die "warm-up of $s/$wl failed"
+	fi
+
+	# counters before
+	local c0=() l0=0 lost0=0 j0 j1 c1=() l1=0 lost1=0 leaf
+	for leaf in client server proxy1 proxy2 drain; do c0+=("$(cg_usec "$cg/$leaf")"); done
+	j0=$(sys_jiffies)
+	[ -n "$logf" ] && l0=$(wc -l <"$logf")
+	[ -n "$chain" ] && lost0=$(stat_of $chain log_lost)
+
+	if [ "$kind" = kv ]; then
+		json=$(run_fg "$cg/client" $CPU_CLIENT "$B/kv-client" --host 127.0.0.1 --port $port \
+			--user alice --duration $SECS --conns $conns --outstanding $outst --method get \
+			--json) || die "kv-client $s/$wl failed: $json"
+	else
+		json=$(run_fg "$cg/client" $CPU_CLIENT "$B/http-load" --host 127.0.0.1 --port $port \
+			--user alice --duration $SECS --conns $conns --outstanding $outst --json) ||
+			die "http-load $s/$wl failed: $json"
+	fi
+
+	# counters after
+	j1=$(sys_jiffies)
+	for leaf in client server proxy1 proxy2 drain; do c1+=("$(cg_usec "$cg/$leaf")"); done
+	local rss_s rss_1=0 rss_2=0 rss_d=0
+	rss_s=$(rss_kb $spid)
+	[ -n "$p1" ] && rss_1=$(rss_kb $p1)
+	[ -n "$p2" ] && rss_2=$(rss_kb $p2)
+	[ -n "$dpid" ] && rss_d=$(rss_kb $dpid)
+	[ -n "$chain" ] && lost1=$(stat_of $chain log_lost)
+	[ -n "$dpid" ] && stop_pid $dpid # drains once more at SIGTERM
+	[ -n "$logf" ] && l1=$(wc -l <"$logf")
+	for f in $p1 $p2 $spid; do stop_pid $f; done
+
+	local d=() i
+	for i in 0 1 2 3 4; do d+=($((c1[i] - c0[i]))); done
+	local row
+	row=$(jq -r --argjson r "$round" --arg wl "$wl" --arg s "$s" '
+		[$r, $wl, $s, .rps, .p50_us, .p99_us, .p999_us,
+		 ((.rps * .seconds) | round), .ok, ((.rps * .seconds | round) - .ok), .net_replies,
+		 .seconds] | @csv' <<<"$json" | tr -d '"')
+	read -r jb0 js0 jk0 ju0 <<<"$j0"
+	read -r jb1 js1 jk1 ju1 <<<"$j1"
+	local us=$((1000000 / HZ))
+	echo "$row,${d[0]},${d[1]},${d[2]},${d[3]},${d[4]},$(((jb1 - jb0) * us)),$(((js1 - js0) * us)),$(((jk1 - jk0) * us)),$(((ju1 - ju0) * us)),$rss_s,$rss_1,$rss_2,$rss_d,$((l1 - l0)),$((lost1 - lost0))" >>"$CSV"
+	log "round $round $wl $s: $(jq -c '{rps, p50_us, p99_us, ok, net_replies}' <<<"$json")"
+	rm -f "$tmp"/*.log "$tmp"/*.jsonl "$tmp"/*.out
+}
+
+# --- main loop: rounds x workloads x setups, setup order rotated every round
+read -r -a setups <<<"$SETUPS"
+n=${#setups[@]}
+t_start=$(date +%s)
+log "$ROUNDS rounds x ($WORKLOADS) x ($SETUPS), ${SECS}s each after ${WARM}s warm-up"
+for ((r = 1; r <= ROUNDS; r++)); do
+	for wl in $WORKLOADS; do
+		for ((k = 0; k < n; k++)); do
+			run_one $r $wl "${setups[$(((k + r - 1) % n))]}"
+		done
+	done
+done
+
+# --- instructions per program (generated vs hand-written)
+INSN=$OUT/bench/programs.csv
+echo "object,program,type,xlated_insns,xlated_bytes,jited_bytes" >"$INSN"
+for c in adnbench-gen adnbench-ref; do
+	[ -d /sys/fs/bpf/adn/$c ] || continue
+	obj=$([ $c = adnbench-gen ] && echo "generated (build/kv/kv.bpf.o)" || echo "hand-written (build/reference/kv_chain.bpf.o)")
+	for p in prog_msg prog_sockops; do
+		info=$(bpftool -j prog show pinned /sys/fs/bpf/adn/$c/$p)
+		ni=$(bpftool prog dump xlated pinned /sys/fs/bpf/adn/$c/$p | grep -cE '^ *[0-9]+:')
+		echo "$obj,$p,$(jq -r '.type' <<<"$info"),$ni,$(jq -r '.bytes_xlated' <<<"$info"),$(jq -r '.bytes_jited' <<<"$info")" >>"$INSN"
+	done
+done
+
+# --- scaling: ACL table size (a copy of kv.adn whose ACL holds 1M rows)
+SCALE=$OUT/bench/acl_scaling.csv
+echo "rows,round,rps,p50_us,p99_us,completed,load_seconds" >"$SCALE"
+if [ "$SCALING" = 1 ]; then
+	sed 's/CAPACITY 1024;/CAPACITY 1048576;/' examples/kv/kv.adn >"$tmp/kvbig.adn"
+	grep -q 'CAPACITY 1048576' "$tmp/kvbig.adn" || die "cannot enlarge the ACL of kv.adn"
+	ADN_BPF_INCLUDE=$root/bpf ADN_HEADERS_INCLUDE=$root/headers "$B/adnc" "$tmp/kvbig.adn" -o "$tmp/kvbig/" >/dev/null || die "adnc of the big-ACL chain failed"
+	cg=$cgbase/scale
+	attach adnbench-acl "$tmp/kvbig/kv.bpf.o" $P_SCALE "$cg"
+	pin=/sys/fs/bpf/adn/adnbench-acl/acl/ac_tab
+	# start from alice alone: the chain's initial rows are alice (W) and bob (R)
+	"$B/adnctl" table adnbench-acl acl.ac_tab delete username=bob >/dev/null ||
+		die "cannot delete bob from the ACL"
+	have=1
+	for rows in $ACL_SIZES; do
+		# grow the table to $rows rows (alice is always one of them) with bpftool batch
+		t0=$(date +%s.%N)
+		if [ "$rows" -gt "$have" ]; then
+			awk -v from="$have" -v to="$rows" -v pin="$pin" 'BEGIN {
+				# usernames u00000000000002 ... (15 bytes + NUL), permission "W"
+				for (i = from; i < to; i++) {
+					s = sprintf("u%014d", i); k = " 0x75"
+					for (j = 2; j <= 15; j++) k = k sprintf(" 0x%02x", 48 + substr(s, j, 1))
+					printf "map update pinned %s key%s 0x00 value 0x57 0x00\n", pin, k
+				}
+			}' >"$tmp/batch.txt"
+			bpftool batch file "$tmp/batch.txt" >/dev/null || die "bpftool batch failed at $rows rows"
+			have=$rows
+		fi
+		t1=$(date +%s.%N)
+		entries=$("$B/adn-load" status adnbench-acl --json | jq -r '.maps[] | select(.pin == "acl/ac_tab") | .entries')
+		log "ACL now $entries rows (wanted $rows)"
+		run_in "$cg/server" $CPU_SERVER "$tmp/server.out" "$B/kv-server" --listen 127.0.0.1 --port $P_SCALE
+		spid=$LAST_PID
+		wait_port $P_SCALE
+		run_in "$cg/drain" $CPU_SERVER "$tmp/drain.out" "$B/adnctl" log adnbench-acl -o /dev/null --follow
+		dpid=$LAST_PID
+		run_fg "$cg/client" $CPU_CLIENT "$B/kv-client" --port $P_SCALE --duration $WARM --conns 128 \
+			--outstanding 128 --method put --json >/dev/null
+		for ((r = 1; r <= (ROUNDS < 3 ? ROUNDS : 3); r++)); do
+			json=$(run_fg "$cg/client" $CPU_CLIENT "$B/kv-client" --port $P_SCALE --duration $SECS \
+				--conns 128 --outstanding 128 --method get --json)
+			echo "$entries,$r,$(jq -r '[.rps, .p50_us, .p99_us, ((.rps*.seconds)|round)] | @csv' <<<"$json"),$(echo "$t1 - $t0" | bc)" >>"$SCALE"
+			log "acl $entries rows round $r: $(jq -c '{rps, p50_us, p99_us}' <<<"$json")"
+		done
+		stop_pid $dpid
+		stop_pid $spid
+	done
+fi
+t_end=$(date +%s)
+
+# --- report
+BENCH_TMP=$tmp tools/bench/report.sh "$CSV" "$INSN" "$SCALE" "$OUT" \
+	"$cpu_model" "$ncpu" "$kernel" "$today" "$cmdline" "$ROUNDS" "$SECS" "$WARM" \
+	"$hap_ver" "$((t_end - t_start))" "$ref_note"
+log "wrote $OUT/benchmarks.md, $OUT/bench/*.csv, $OUT/bench/*.svg"
