@@ -86,6 +86,12 @@ struct {
 #define ADN_META(text) \
 	__attribute__((section(".adn.meta"), used)) static const char adn_meta[] = text
 
+/* Keep a type in the object's BTF although no map or program names it:
+ * log records go through a ring buffer, which carries no BTF of its own,
+ * and readers find the record type by name. libbpf skips the section. */
+#define ADN_BTF_KEEP(type, name) \
+	__attribute__((section(".adn.btf"), used)) static const type *const adn_btf__##name = 0
+
 #define ADN_COUNT(field)                                                   \
 	do {                                                               \
 		__u32 __zero = 0;                                          \

@@ -88,7 +88,9 @@ static void emit_decode(struct strbuf *o, const char *name, const struct ir_body
 	sb_puts(o, "\tconst uint8_t *p = (const uint8_t *)body;\n");
 	if (l->n_bytes)
 		sb_puts(o, "\tsize_t off;\n");
-	sb_printf(o, "\n\tmemset(m, 0, sizeof(*m));\n\tif (len < %d)\n\t\treturn -1;\n", l->fixed_size);
+	sb_puts(o, "\n\tmemset(m, 0, sizeof(*m));\n");
+	if (l->fixed_size)
+		sb_printf(o, "\tif (len < %d)\n\t\treturn -1;\n", l->fixed_size);
 	for (size_t i = 0; i < l->n; i++) {
 		const struct ir_wire_field *w = &l->fields[i];
 		if (w->offset < 0)

@@ -71,8 +71,23 @@ make_cgroup() {
 	[ -n "$root" ] || fail "no cgroup2 mount in /proc/mounts"
 	path="$root/adn-test-$1-$$"
 	mkdir "$path" || fail "cannot create cgroup $path"
-	on_exit "rmdir '$path'"
+	on_exit "remove_cgroup '$path'"
 	echo "$path"
+}
+
+# remove_cgroup PATH: kill what is left in it, then remove it. A cgroup
+# stays busy for a moment after its last process exits (until the process
+# is reaped and released), so rmdir is retried.
+remove_cgroup() {
+	local i
+	[ -d "$1" ] || return 0
+	[ -e "$1/cgroup.kill" ] && echo 1 >"$1/cgroup.kill" 2>/dev/null
+	for ((i = 0; i < 100; i++)); do
+		rmdir "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "warning: cannot remove cgroup $1" >&2
+	return 1
 }
 
 # in_cgroup CG CMD... : run CMD inside cgroup CG (it opens its sockets there).

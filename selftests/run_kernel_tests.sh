@@ -32,8 +32,10 @@ for f in "$root"/selftests/kernel/test_*.sh; do
 done
 # The hand-written reference chain must behave exactly like adnc's output.
 if [ -z "${ONLY:-}" ] || [ "$ONLY" = reference ]; then
-	run_one "test_chain (reference object)" "$root/selftests/kernel/test_chain.sh" \
-		KV_OBJ="$root/build/reference/kv_chain.bpf.o"
+	for t in chain log fault; do
+		run_one "test_$t (reference object)" "$root/selftests/kernel/test_$t.sh" \
+			KV_OBJ="$root/build/reference/kv_chain.bpf.o"
+	done
 fi
 
 echo "kernel tests: $pass passed, ${#failed[@]} failed, $skipped skipped"

@@ -44,6 +44,7 @@ struct adn_rec__logging__log {
 	char user[16];
 	char key[32];
 };
+ADN_BTF_KEEP(struct adn_rec__logging__log, logging__log);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

@@ -405,24 +405,46 @@ static const char roundtrip_c[] =
 	"\tprintf(\"0x%08x\\n\", (unsigned)KV_LAYOUT_HASH);\n"
 	"\treturn 0;\n}\n";
 
-START_TEST(test_kv_header_roundtrip)
+/* Signed integers, REAL and BOOL through the features header. */
+static const char features_roundtrip_c[] =
+	"#include \"shopchain_rpc.h\"\n"
+	"int main(void)\n{\n"
+	"\tstruct shop_buy_request r = { .user = \"bob\", .item = 7, .qty = -3, .price = 1ull << 32, .vip = 1 }, r2;\n"
+	"\tuint8_t b[256];\n"
+	"\tlong n = shop_buy_request_encode(&r, b, sizeof(b));\n"
+	"\tif (n != 16 + 4 + 2 + 8 + 1 + 4 || shop_buy_request_decode(&r2, b, (size_t)n))\n\t\treturn 1;\n"
+	"\treturn !(r2.qty == -3 && r2.price == r.price && r2.item == 7 && r2.vip == 1 && r2.note.len == 0);\n}\n";
+
+static void header_roundtrip(const char *adn, const char *program)
 {
 	char tmpl[] = "/tmp/adnc-test-XXXXXX", input[4096], cmd[16384];
 	ck_assert(mkdtemp(tmpl));
-	snprintf(input, sizeof(input), "%s/examples/kv/kv.adn", root());
+	snprintf(input, sizeof(input), "%s/%s", root(), adn);
 	struct adnc_options o = { .input = input, .outdir = tmpl, .emit_c_only = true };
 	ck_assert_int_eq(adnc_run(&o), ADNC_EXIT_OK);
 	snprintf(cmd, sizeof(cmd), "%s/roundtrip.c", tmpl);
 	FILE *f = fopen(cmd, "w");
 	ck_assert(f);
-	fputs(roundtrip_c, f);
+	fputs(program, f);
 	fclose(f);
 	snprintf(cmd, sizeof(cmd),
 		 "cc -std=c11 -Wall -Wextra -Werror -I'%s/headers' -I'%s' '%s/roundtrip.c' -o '%s/roundtrip' && '%s/roundtrip' >/dev/null",
 		 root(), tmpl, tmpl, tmpl, tmpl);
-	ck_assert_int_eq(run(cmd), 0);
+	int rc = run(cmd);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpl);
 	run(cmd);
+	ck_assert_int_eq(rc, 0);
+}
+
+START_TEST(test_features_header_roundtrip)
+{
+	header_roundtrip("selftests/golden/features.adn", features_roundtrip_c);
+}
+END_TEST
+
+START_TEST(test_kv_header_roundtrip)
+{
+	header_roundtrip("examples/kv/kv.adn", roundtrip_c);
 }
 END_TEST
 
@@ -539,6 +561,7 @@ static Suite *compiler_suite(void)
 	tcase_add_test(gen, test_kv_compiles_with_clang);
 	tcase_add_test(gen, test_features_compile_with_clang);
 	tcase_add_test(gen, test_kv_header_roundtrip);
+	tcase_add_test(gen, test_features_header_roundtrip);
 	tcase_add_test(gen, test_exit_codes);
 	suite_add_tcase(s, gen);
 

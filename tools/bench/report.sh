@@ -113,7 +113,7 @@ set grid ytics
 set key top right
 set style fill solid 0.8 border -1
 set boxwidth 0.9"
-gnuplot <<EOF
+gnuplot <<EOF || echo 'report: a plot failed' >&2
 $gp_common
 set output '$figs/rps.svg'
 set title "Requests/s by setup (median; bars: min–max over $rounds rounds)"
@@ -125,7 +125,7 @@ set yrange [0:*]
 set xtics noenhanced
 plot '$work/rps.dat' using 2:3:4:xtic(1) title 'closed (128 conns)', '' using 5:6:7 title 'unloaded (1)', '' using 8:9:10 title 'pipelined (4×32)'
 EOF
-gnuplot <<EOF
+gnuplot <<EOF || echo 'report: a plot failed' >&2
 $gp_common
 set output '$figs/latency.svg'
 set title 'Latency (median over rounds of each run''s percentile)'
@@ -136,7 +136,7 @@ set logscale y
 set xtics noenhanced
 plot '$work/lat.dat' using 2:xtic(1) title 'closed p50', '' using 3 title 'closed p99', '' using 5 title 'unloaded p50', '' using 6 title 'unloaded p99'
 EOF
-gnuplot <<EOF
+gnuplot <<EOF || echo 'report: a plot failed' >&2
 $gp_common
 set output '$figs/cpu.svg'
 set title 'CPU µs per RPC by process, closed loop (cgroup cpu.stat; line: system-wide busy)'
@@ -152,7 +152,7 @@ if [ "$(wc -l <"$acl")" -gt 1 ]; then
 		END { for (r in n) { m = split(s[r], a, " "); for (i = 2; i <= m; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
 		      med = (m % 2) ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2; print r, med, a[1], a[m], m } }' "$acl" |
 		sort -n >"$work/acl.dat"
-	gnuplot <<EOF
+	gnuplot <<EOF || echo 'report: a plot failed' >&2
 $gp_common
 set output '$figs/acl_scaling.svg'
 set title 'adn (b), closed loop: requests/s against ACL table rows (user alice, one hot key)'
