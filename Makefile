@@ -123,7 +123,7 @@ install: $(TOOLS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/adn \
 		$(DESTDIR)$(PREFIX)/share/adn/bpf $(DESTDIR)$(PREFIX)/lib
 	install -m 0755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 headers/*.h rpc/*.h $(DESTDIR)$(PREFIX)/include/adn/
+	install -m 0644 headers/*.h rpc/adn_rpc.h $(DESTDIR)$(PREFIX)/include/adn/
 	install -m 0644 bpf/*.h $(DESTDIR)$(PREFIX)/share/adn/bpf/
 	install -m 0644 $(LIBRPC) $(DESTDIR)$(PREFIX)/lib/
 

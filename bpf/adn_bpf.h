@@ -120,22 +120,4 @@ static __always_inline adn_real_t adn_random(void)
 			ADN_COUNT(log_lost);                               \
 	} while (0)
 
-/* Fixed-size string equality, n a compile-time constant: 8 bytes at a time
- * with constant bounds, so the verifier sees no loop at all. */
-static __always_inline int adn_str_eq(const void *a, const void *b, const __u32 n)
-{
-	const __u8 *x = a, *y = b;
-	__u32 i = 0;
-
-#pragma clang loop unroll(full)
-	for (; i + 8 <= n; i += 8)
-		if (__builtin_memcmp(x + i, y + i, 8))
-			return 0;
-#pragma clang loop unroll(full)
-	for (; i < n; i++)
-		if (x[i] != y[i])
-			return 0;
-	return 1;
-}
-
 #endif /* ADN_BPF_H */

@@ -52,6 +52,14 @@ int build_find_dirs(struct build_dirs *dirs, FILE *err)
 		snprintf(cand, sizeof(cand), "%s/../../headers", base);
 		if (!dirs->headers[0] && file_exists(cand, "adn_wire.h"))
 			copy_path(dirs->headers, cand);
+		/* installed: PREFIX/bin/adnc next to PREFIX/share and PREFIX/include,
+		 * whatever PREFIX was (also under a DESTDIR) */
+		snprintf(cand, sizeof(cand), "%s/../share/adn/bpf", base);
+		if (!dirs->bpf[0] && file_exists(cand, "adn_bpf.h"))
+			copy_path(dirs->bpf, cand);
+		snprintf(cand, sizeof(cand), "%s/../include/adn", base);
+		if (!dirs->headers[0] && file_exists(cand, "adn_wire.h"))
+			copy_path(dirs->headers, cand);
 	}
 	if (!dirs->bpf[0] && file_exists(ADN_PREFIX "/share/adn/bpf", "adn_bpf.h"))
 		copy_path(dirs->bpf, ADN_PREFIX "/share/adn/bpf");

@@ -596,13 +596,10 @@ static void emit_tables(struct cg *g)
 					  "\t__uint(max_entries, %" PRIu64 ");\n} %s SEC(\".maps\");\n\n",
 				  m->max_entries, m->name);
 			/* A ring buffer map has no BTF of its own, and clang leaves
-			 * out types used only by locals: this pointer keeps the record
-			 * type in the object's BTF, where log readers find it by name.
-			 * Its own section, which libbpf skips: no extra map. */
-			sb_printf(g->out, "/* keeps struct %s in the object's BTF for log readers */\n"
-					  "static const struct %s *const adn_btf__%s__%s\n"
-					  "\t__attribute__((section(\".adn.btf\"), used)) = 0;\n\n",
-				  name, name, el, t->name);
+			 * out types used only by locals: ADN_BTF_KEEP (adn_bpf.h)
+			 * keeps the record type where log readers find it by name. */
+			sb_printf(g->out, "ADN_BTF_KEEP(struct %s, %s__%s);\n\n",
+				  name, el, t->name);
 			continue;
 		}
 		char key[160], val[160];

@@ -111,7 +111,10 @@ static int write_file(const char *dir, const char *name, const char *suffix, con
 		      char *path_out, size_t path_cap)
 {
 	char path[4096];
-	snprintf(path, sizeof(path), "%s/%s%s", dir, name, suffix);
+	size_t n = strlen(dir);
+	while (n > 1 && dir[n - 1] == '/')
+		n--; /* "build/kv/" -> "build/kv/kv.bpf.c", not "build/kv//..." */
+	snprintf(path, sizeof(path), "%.*s/%s%s", (int)n, dir, name, suffix);
 	FILE *f = fopen(path, "w");
 	if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
 		fprintf(err, "adnc: error: cannot write '%s': %s\n", path, strerror(errno));
@@ -147,7 +150,7 @@ static int write_outputs(const struct adnc_unit *u, const struct adnc_options *o
 		rc = ADNC_EXIT_USAGE;
 		goto out;
 	}
-	snprintf(o_path, sizeof(o_path), "%s/%s.bpf.o", o->outdir, chain);
+	snprintf(o_path, sizeof(o_path), "%.*s.bpf.o", (int)(strlen(c_path) - strlen(".bpf.c")), c_path);
 	if (build_bpf_object(&dirs, c_path, o_path, err) < 0) {
 		fprintf(err, "adnc: internal error: clang failed on the generated %s.\n"
 			     "This is a bug in adnc, not in %s: please report it with the .adn file.\n",

@@ -433,7 +433,9 @@ static void *fake_main(void *arg)
 		if (f->mode == FAKE_MALFORMED) {
 			h = (struct adn_hdr){ .len = 3, .kind = ADN_KIND_RESPONSE };
 			adn_hdr_encode(&h, frame);
-			ck_assert_int_eq(write(fd, frame, ADN_HDR_LEN), ADN_HDR_LEN);
+			/* the client closes on the first one: a later write may fail */
+			if (write(fd, frame, ADN_HDR_LEN) != ADN_HDR_LEN)
+				break;
 			continue;
 		}
 		if (n == 1) {
@@ -617,6 +619,9 @@ static Suite *rpc_suite(void)
 
 int main(void)
 {
+	/* The fake servers write with plain write() to a client that may have
+	 * closed already (it does, on a malformed reply): EPIPE, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
 	SRunner *sr = srunner_create(rpc_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
