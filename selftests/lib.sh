@@ -64,15 +64,17 @@ ensure_bpffs() {
 	grep -q ' /sys/fs/bpf bpf ' /proc/mounts || mount -t bpf bpf /sys/fs/bpf
 }
 
-# make_cgroup NAME -> prints the path; removed at exit (after its processes).
+# make_cgroup VAR NAME : create a cgroup, store its path in VAR; removed at
+# exit (after its processes). Not in a $(...) subshell: the cleanup must be
+# registered in the test's own shell.
 make_cgroup() {
 	local root path
 	root=$(cgroup2_root)
 	[ -n "$root" ] || fail "no cgroup2 mount in /proc/mounts"
-	path="$root/adn-test-$1-$$"
+	path="$root/adn-test-$2-$$"
 	mkdir "$path" || fail "cannot create cgroup $path"
 	on_exit "remove_cgroup '$path'"
-	echo "$path"
+	printf -v "$1" '%s' "$path"
 }
 
 # remove_cgroup PATH: kill what is left in it, then remove it. A cgroup

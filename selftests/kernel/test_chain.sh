@@ -8,7 +8,7 @@ ensure_bpffs
 
 PORT=17071
 CHAIN=adntest-chain
-CG=$(make_cgroup chain)
+make_cgroup CG chain
 attach_chain $CHAIN $PORT "$CG"
 "$ADNCTL" param $CHAIN fault.probability 0 || fail "cannot set fault.probability"
 start_server "$CG" $PORT

@@ -7,7 +7,7 @@ ensure_bpffs
 
 PORT=17075
 CHAIN=adntest-detach
-CG=$(make_cgroup detach)
+make_cgroup CG detach
 "$ADN_LOAD" attach --cgroup "$CG" --port $PORT --name $CHAIN "$KV_OBJ" || fail "attach"
 on_exit "'$ADN_LOAD' detach $CHAIN"
 st=$("$ADN_LOAD" status $CHAIN --json) || fail "status"

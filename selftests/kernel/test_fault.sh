@@ -7,7 +7,7 @@ ensure_bpffs
 
 PORT=17073
 CHAIN=adntest-fault
-CG=$(make_cgroup fault)
+make_cgroup CG fault
 attach_chain $CHAIN $PORT "$CG"
 start_server "$CG" $PORT
 N=10000

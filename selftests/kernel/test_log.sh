@@ -7,7 +7,7 @@ ensure_bpffs
 
 PORT=17076
 CHAIN=adntest-log
-CG=$(make_cgroup log)
+make_cgroup CG log
 attach_chain $CHAIN $PORT "$CG"
 start_server "$CG" $PORT
 LOG=$TEST_TMP/log.jsonl

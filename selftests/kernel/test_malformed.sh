@@ -8,7 +8,7 @@ ensure_bpffs
 
 PORT=17074
 CHAIN=adntest-malformed
-CG=$(make_cgroup malformed)
+make_cgroup CG malformed
 attach_chain $CHAIN $PORT "$CG"
 "$ADNCTL" param $CHAIN fault.probability 0 || fail "set p=0"
 start_server "$CG" $PORT

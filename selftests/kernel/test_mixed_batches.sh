@@ -8,7 +8,7 @@ ensure_bpffs
 
 PORT=17077
 CHAIN=adntest-mixed
-CG=$(make_cgroup mixed)
+make_cgroup CG mixed
 attach_chain $CHAIN $PORT "$CG"
 "$ADNCTL" param $CHAIN fault.probability 0.3 || fail "cannot set fault.probability"
 start_server "$CG" $PORT

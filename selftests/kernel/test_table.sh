@@ -7,7 +7,7 @@ ensure_bpffs
 
 PORT=17072
 CHAIN=adntest-table
-CG=$(make_cgroup table)
+make_cgroup CG table
 attach_chain $CHAIN $PORT "$CG"
 "$ADNCTL" param $CHAIN fault.probability 0 || fail "set p=0"
 start_server "$CG" $PORT
