@@ -54,7 +54,7 @@ struct adn_stats {
 	__u64 requests;      /* request frames that ran the chain */
 	__u64 responses;     /* response frames that ran the chain */
 	__u64 dropped;       /* requests an element dropped (answered by the network) */
-	__u64 rewritten;     /* responses whose status an element changed */
+	__u64 rewritten;     /* frames an element changed (request fields, response status) */
 	__u64 malformed;     /* frames with an impossible header: the sending socket is dropped */
 	__u64 corked;        /* runs that waited for the rest of a split header */
 	__u64 log_lost;      /* log records the ring buffer had no room for */
@@ -81,6 +81,10 @@ struct {
 	__type(key, __u32);
 	__type(value, struct adn_stats);
 } adn_stats SEC(".maps");
+
+/* adn_chain_request() returns this when the request passes and an element
+ * changed its network fields: the runtime writes them back into the frame. */
+#define ADN_PASS_REWRITE 0x100
 
 /* Meta text for the loader: ELF section .adn.meta, see docs/internals.md. */
 #define ADN_META(text) \

@@ -186,6 +186,24 @@ static __always_inline int adn_msg_write_hdr(struct sk_msg_md *msg, __u32 off,
 	return 0;
 }
 
+/* Write the network fields an element changed back into the frame at off. */
+static __always_inline int adn_msg_write_net(struct sk_msg_md *msg, __u32 off,
+					     __u32 *base, const struct adn_frame *f)
+{
+	long rel = adn_msg_linear(msg, off, ADN_FRAME_PREFIX, base);
+	void *data, *end;
+
+	asm volatile("" : "+r"(rel)); /* see adn_msg_copy */
+	if (rel < 0 || rel > ADN_MSG_REL_MAX)
+		return -1;
+	data = (void *)(long)msg->data + rel;
+	end = (void *)(long)msg->data_end;
+	if (data + ADN_FRAME_PREFIX > end)
+		return -1;
+	__builtin_memcpy(data + ADN_HDR_LEN, &f->net, ADN_NET_LEN);
+	return 0;
+}
+
 /* Turn the request at off into the network's reply to it, in place. */
 static __always_inline int adn_msg_make_reply(struct sk_msg_md *msg, __u32 off,
 					      __u32 *base, struct adn_frame *f,
@@ -293,6 +311,12 @@ static int adn_walk_frame(__u32 i, void *ctx)
 		goto bad;
 	ADN_COUNT(requests);
 	status = adn_chain_request(&f, &at);
+	if (status == ADN_PASS_REWRITE) {
+		if (adn_msg_write_net(msg, off, &w->base, &f))
+			goto bad;
+		ADN_COUNT(rewritten);
+		status = 0;
+	}
 	if (!status) {
 		w->off = off + len;
 		return 0;
