@@ -35,9 +35,9 @@ LIBMAPS  := $(BUILD)/libadnmaps.a
 
 TOOLS := $(BIN)/adnc $(BIN)/adn-load $(BIN)/adnctl
 EXAMPLE_KV := $(BUILD)/kv/kv.bpf.o $(BIN)/kv-server $(BIN)/kv-client
-REFERENCE := $(BUILD)/reference/kv_chain.bpf.o
+REFERENCE := $(patsubst bpf/reference/%.bpf.c,$(BUILD)/reference/%.bpf.o,$(wildcard bpf/reference/*.bpf.c))
 
-.PHONY: all check check-unit check-kernel demo install clean deps bench vmtest
+.PHONY: all check check-unit check-kernel demo install clean deps bench vmtest fuzz fuzz-check
 all: $(TOOLS) $(EXAMPLE_KV) $(REFERENCE)
 
 $(OBJ)/%.o: %.c
@@ -75,7 +75,7 @@ $(BIN)/kv-client: $(OBJ)/examples/kv/kv_client.o $(LIBRPC)
 # The hand-written reference chain (the "hand-optimized" baseline).
 # asm/types.h lives in the multiarch include dir, which -target bpf does not search
 BPF_CFLAGS := -O2 -g -target bpf -Wall -Ibpf -Iheaders -I/usr/include/$(shell uname -m)-linux-gnu
-$(BUILD)/reference/%.bpf.o: bpf/reference/%.bpf.c $(BPF_HDRS)
+$(BUILD)/reference/%.bpf.o: bpf/reference/%.bpf.c $(BPF_HDRS) $(wildcard bpf/reference/*.h)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -96,6 +96,8 @@ $(BIN)/%: selftests/tools/%.c $(wildcard headers/*.h)
 check-unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; ADN_ROOT=$(CURDIR) $$t; done
 
+include selftests/fuzz/fuzz.mk
+
 check-kernel: all $(TEST_TOOLS)
 	selftests/run_kernel_tests.sh
 
@@ -104,6 +106,7 @@ check:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory check-unit
+	@$(MAKE) --no-print-directory fuzz-check
 	@$(MAKE) --no-print-directory check-kernel
 
 deps:

@@ -12,6 +12,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "adn_wire.h"
+#include "adn_hash.h"
 
 #ifndef AF_INET
 #define AF_INET 2
@@ -123,5 +124,64 @@ static __always_inline adn_real_t adn_random(void)
 		if (bpf_ringbuf_output(&(map), &(rec), sizeof(rec), BPF_RB_NO_WAKEUP)) \
 			ADN_COUNT(log_lost);                               \
 	} while (0)
+
+/* Helpers of the language's operators and functions (docs/language.md). */
+
+/* -1, 0, 1: chunks of CHAR values compared in memcmp order. */
+static __always_inline int adn_cmp_u64(__u64 a, __u64 b)
+{
+	return a < b ? -1 : a > b ? 1 : 0;
+}
+
+static __always_inline __u64 adn_min_u64(__u64 a, __u64 b) { return a < b ? a : b; }
+static __always_inline __u64 adn_max_u64(__u64 a, __u64 b) { return a > b ? a : b; }
+static __always_inline __s64 adn_min_s64(__s64 a, __s64 b) { return a < b ? a : b; }
+static __always_inline __s64 adn_max_s64(__s64 a, __s64 b) { return a > b ? a : b; }
+
+/* log2(x): floor of the base-2 logarithm, 0 for 0 and 1. Six steps, no loop. */
+static __always_inline __u32 adn_log2(__u64 v)
+{
+	__u32 r = 0;
+
+	if (v >> 32) { v >>= 32; r += 32; }
+	if (v >> 16) { v >>= 16; r += 16; }
+	if (v >> 8) { v >>= 8; r += 8; }
+	if (v >> 4) { v >>= 4; r += 4; }
+	if (v >> 2) { v >>= 2; r += 2; }
+	if (v >> 1) r += 1;
+	return r;
+}
+
+/* Signed / and % (clang 14 has no signed division for BPF): C semantics,
+ * truncation toward zero; division by zero gives 0 like eBPF's. */
+static __always_inline __s64 adn_sdiv64(__s64 a, __s64 b)
+{
+	__u64 ua = a < 0 ? -(__u64)a : (__u64)a, ub = b < 0 ? -(__u64)b : (__u64)b;
+	__u64 q;
+
+	if (!ub)
+		return 0;
+	q = ua / ub;
+	return (a < 0) != (b < 0) ? -(__s64)q : (__s64)q;
+}
+
+static __always_inline __s64 adn_smod64(__s64 a, __s64 b)
+{
+	__u64 ua = a < 0 ? -(__u64)a : (__u64)a, ub = b < 0 ? -(__u64)b : (__u64)b;
+	__u64 m;
+
+	if (!ub)
+		return a;
+	m = ua % ub;
+	return a < 0 ? -(__s64)m : (__s64)m;
+}
+
+/* REAL * REAL in 32.32 fixed point, without a 128-bit product. */
+static __always_inline adn_real_t adn_real_mul(adn_real_t a, adn_real_t b)
+{
+	__u64 ah = a >> 32, al = a & 0xffffffffULL, bh = b >> 32, bl = b & 0xffffffffULL;
+
+	return ((ah * bh) << 32) + ah * bl + al * bh + ((al * bl) >> 32);
+}
 
 #endif /* ADN_BPF_H */

@@ -386,4 +386,28 @@ int adn_msg(struct sk_msg_md *msg)
 	}
 }
 
+/* Hot update (docs/kernel-notes.md, "Hot update"). A socket copies the
+ * SOCKHASH's sk_msg program when it joins the map, so replacing the
+ * attached program would leave open connections on the old code. The
+ * program attached to adn_socks is therefore this fixed dispatcher, and the
+ * chain (adn_msg above) runs as its tail call from slot 0 of adn_progs:
+ * `adn-load update` swaps the slot, and the next sendmsg of every socket,
+ * old or new, runs the new chain. A run reads the slot once, so no frame
+ * sees a mix of old and new elements. The slot is empty only while the
+ * chain is being detached: the message then passes unprocessed, as it
+ * does once the chain is gone. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} adn_progs SEC(".maps");
+
+SEC("sk_msg")
+int adn_msg_dispatch(struct sk_msg_md *msg)
+{
+	bpf_tail_call(msg, &adn_progs, 0);
+	return SK_PASS;
+}
+
 #endif /* ADN_SK_MSG_H */

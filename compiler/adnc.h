@@ -44,6 +44,8 @@ struct adnc_options {
 	const char *outdir;  /* NULL: write nothing (with --explain) */
 	bool explain;
 	bool emit_c_only;
+	int opt_level;       /* -O0: written order; default 1: reorder drops earlier */
+	bool fold_params;    /* --fold-params: parameters become constants */
 	FILE *diag_out;      /* stderr if NULL */
 	FILE *explain_out;   /* stdout if NULL */
 };

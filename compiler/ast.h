@@ -25,6 +25,11 @@ struct type {
 	int len; /* TY_CHAR: n; TY_STRING_LITERAL: its length */
 };
 
+struct name_ref {
+	const char *name;
+	struct loc loc;
+};
+
 struct field_decl { /* `name type` in a service method or an element */
 	const char *name;
 	struct type type;
@@ -58,7 +63,8 @@ enum expr_kind {
 	EX_NAME,   /* [qualifier.]name */
 	EX_CALL,   /* name() */
 	EX_UNARY,  /* op: TOK_MINUS or 'N' (NOT) */
-	EX_BINARY, /* op: a TOK_* operator, or 'A' (AND), 'O' (OR) */
+	EX_BINARY, /* op: a TOK_* operator, or 'A' (AND), 'O' (OR), 'L' (LIKE) */
+	EX_CASE,   /* CASE WHEN args[2i] THEN args[2i+1] ... ELSE rhs END */
 };
 
 enum ref_kind { /* resolved: what an EX_NAME names */
@@ -69,7 +75,7 @@ enum ref_kind { /* resolved: what an EX_NAME names */
 	REF_COLUMN, /* a column of a joined table (.join, .column) */
 };
 
-enum meta_col { META_RPC_ID, META_METHOD, META_KIND, META_STATUS };
+enum meta_col { META_RPC_ID, META_METHOD, META_KIND, META_STATUS, META_LEN };
 
 struct param_decl;
 struct column_decl;
@@ -100,7 +106,12 @@ struct expr {
 	struct column_decl *column;
 	bool int_to_real; /* integer value used as REAL: shift by 32 */
 	int enum_value;   /* string literal compared with METHOD/KIND/STATUS: its value; -1 if none */
+	int func;         /* EX_CALL: enum builtin_func */
+	int like_len;     /* EX_BINARY 'L': bytes of the prefix; -1: exact match */
+	const char *like_str; /* the pattern without '%' and escapes */
 };
+
+enum builtin_func { FN_NONE, FN_RANDOM, FN_NOW, FN_HASH, FN_MIN, FN_MAX, FN_LOG2 };
 
 /* ---- elements ---- */
 
@@ -118,7 +129,12 @@ struct column_decl {
 	bool primary_key;
 };
 
-enum table_kind { TABLE_HASH, TABLE_LRU, TABLE_ARRAY, TABLE_LOG };
+enum table_kind { TABLE_HASH, TABLE_LRU, TABLE_ARRAY, TABLE_LOG, TABLE_PERCPU_HASH,
+		  TABLE_PERCPU_ARRAY };
+
+/* How rows of one table combine when the state of two instances is merged
+ * (scale-in): the loader reads it from the merge= meta lines. */
+enum merge_policy { MERGE_UNION, MERGE_SUM, MERGE_MAX, MERGE_MIN, MERGE_LAST };
 
 struct table_decl {
 	const char *name;
@@ -130,16 +146,14 @@ struct table_decl {
 	struct loc capacity_loc;
 	struct column_decl *cols;
 	size_t n_cols, cap_cols;
+	enum merge_policy merge;
+	struct loc merge_loc;
+	struct name_ref merge_ts; /* MERGE LAST <column> */
 };
 
 struct row_values { /* one `( ... )` of an INSERT ... VALUES */
 	struct expr **vals;
 	size_t n_vals, cap_vals;
-	struct loc loc;
-};
-
-struct name_ref {
-	const char *name;
 	struct loc loc;
 };
 
@@ -165,8 +179,29 @@ struct join_clause {
 	int index;                    /* position among the joins of its SELECT */
 };
 
-/* INSERT INTO target SELECT ... FROM input [JOIN ...] [WHERE ...] */
+enum stmt_kind {
+	ST_INSERT, /* INSERT [OR REPLACE] INTO target SELECT ... FROM input ... */
+	ST_UPDATE, /* UPDATE target SET c = e, ... [FROM input JOIN ...] [WHERE ...] */
+	ST_DELETE, /* DELETE FROM target WHERE key = v ... */
+};
+
+struct set_clause { /* c = value in UPDATE */
+	struct name_ref col;
+	struct expr *value;
+	/* resolved */
+	struct column_decl *column; /* UPDATE of a table */
+	struct field_decl *field;   /* UPDATE input */
+	int atomic;                 /* 0, or '+' / '-': c = c +/- delta on a shared row */
+	struct expr *delta;
+};
+
+/* One statement of an ON block. (The name is historical: it started as
+ * INSERT INTO target SELECT ... FROM input [JOIN ...] [WHERE ...].) */
 struct select_insert {
+	enum stmt_kind kind;
+	bool replace;            /* INSERT OR REPLACE */
+	struct set_clause *sets; /* ST_UPDATE */
+	size_t n_sets, cap_sets;
 	struct name_ref target;
 	struct loc loc;
 	int line;
@@ -181,6 +216,11 @@ struct select_insert {
 	/* resolved */
 	bool to_output;
 	struct table_decl *log; /* target log table, else NULL */
+	struct table_decl *table; /* target state table (INSERT/UPDATE/DELETE), else NULL */
+	bool to_input;            /* UPDATE input: rewrites request fields */
+	struct join_clause target_join; /* UPDATE/DELETE: the target row, looked up by key */
+	struct expr **filters;    /* UPDATE/DELETE: WHERE conjuncts that are not the key */
+	size_t n_filters, cap_filters;
 };
 
 enum direction { DIR_REQUEST, DIR_RESPONSE };
@@ -212,6 +252,8 @@ struct element_decl {
 	/* resolved */
 	struct field_decl **reads;  /* fields read, in order of first use */
 	size_t n_reads, cap_reads;
+	struct field_decl **writes; /* fields written (UPDATE input), in order */
+	size_t n_writes, cap_writes;
 	struct expr **method_names; /* 'name' literals compared with METHOD: checked per chain */
 	size_t n_method_names, cap_method_names;
 };

@@ -4,21 +4,16 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "codegen.h"
+#include "codegen_bpf_int.h"
 #include "tokenize.h"
 
 /* Records up to this size are built on the stack and written with
  * bpf_ringbuf_output; larger ones are built in place (reserve/submit). */
 #define STACK_RECORD_MAX 128
 
-struct cg {
-	struct strbuf *out;
-	const struct ir_chain *ir;
-	const struct ir_element *el;
-	unsigned used_ld, used_st; /* bit n: adn_gen_ld/st of 8<<n bits is used */
-};
+/* struct cg: codegen_bpf_int.h */
 
-static int log2_bytes(int c)
+int cg_log2_bytes(int c)
 {
 	return c == 8 ? 3 : c == 4 ? 2 : c == 2 ? 1 : 0;
 }
@@ -29,6 +24,8 @@ static const char *kind_map_type(enum ir_map_kind k)
 	case MAP_HASH: return "BPF_MAP_TYPE_HASH";
 	case MAP_LRU_HASH: return "BPF_MAP_TYPE_LRU_HASH";
 	case MAP_ARRAY: return "BPF_MAP_TYPE_ARRAY";
+	case MAP_PERCPU_HASH: return "BPF_MAP_TYPE_PERCPU_HASH";
+	case MAP_PERCPU_ARRAY: return "BPF_MAP_TYPE_PERCPU_ARRAY";
 	case MAP_RINGBUF: return "BPF_MAP_TYPE_RINGBUF";
 	}
 	return "?";
@@ -63,259 +60,15 @@ static void comment_text(struct strbuf *out, const char *s)
 	}
 }
 
-static void line_comment(struct cg *g, const char *indent, int line, const char *text)
+void cg_line_comment(struct cg *g, const char *indent, int line, const char *text)
 {
 	sb_printf(g->out, "%s/* %s:%d: ", indent, g->ir->prog->basename, line);
 	comment_text(g->out, text);
 	sb_puts(g->out, " */\n");
 }
 
-/* Little-endian value of bytes [off, off+n) of a NUL-padded literal. */
-static uint64_t literal_chunk(const struct expr *lit, int off, int n)
-{
-	uint64_t v = 0;
-	for (int i = n - 1; i >= 0; i--) {
-		unsigned char c = off + i < lit->str_len ? (unsigned char)lit->str[off + i] : 0;
-		v = v << 8 | c;
-	}
-	return v;
-}
-
-static int chunk_size(int remaining)
-{
-	return remaining >= 8 ? 8 : remaining >= 4 ? 4 : remaining >= 2 ? 2 : 1;
-}
-
-static void emit_expr(struct cg *g, const struct expr *e);
-
-/* A CHAR(n) value as an address: the field, column or parameter. */
-static void emit_chars_addr(struct cg *g, const struct expr *e)
-{
-	emit_expr(g, e);
-}
-
-/* CHAR(n) = CHAR(n) or CHAR(n) = 'literal': compares all n bytes, 8 at a
- * time, with constant offsets (no loop for the verifier to bound). */
-static void emit_chars_eq(struct cg *g, const struct expr *a, const struct expr *b, int n, bool negate)
-{
-	if (b->kind != EX_STRING) {
-		/* two CHAR(n) values, 8 bytes at a time. (Not adn_str_eq of the
-		 * runtime: clang 14 turns its __builtin_memcmp into a call to
-		 * memcmp, which BPF does not have.) */
-		sb_puts(g->out, negate ? "!(" : "(");
-		for (int off = 0; off < n;) {
-			int c = chunk_size(n - off);
-			g->used_ld |= 1u << log2_bytes(c);
-			if (off)
-				sb_puts(g->out, " &&\n\t\t    ");
-			sb_printf(g->out, "adn_gen_ld%d(", c * 8);
-			emit_chars_addr(g, a);
-			sb_printf(g->out, " + %d) == adn_gen_ld%d(", off, c * 8);
-			emit_chars_addr(g, b);
-			sb_printf(g->out, " + %d)", off);
-			off += c;
-		}
-		sb_puts(g->out, ")");
-		return;
-	}
-	/* CHAR(n) = 'literal': the literal NUL-padded to n bytes, compared in
-	 * chunks of 8, 4, 2, 1 bytes against constants (no string in .rodata). */
-	sb_puts(g->out, negate ? "!(" : "(");
-	for (int off = 0; off < n;) {
-		int c = chunk_size(n - off);
-		if (off)
-			sb_puts(g->out, " &&\n\t\t    ");
-		g->used_ld |= 1u << log2_bytes(c);
-		sb_printf(g->out, "adn_gen_ld%d(", c * 8);
-		emit_chars_addr(g, a);
-		sb_printf(g->out, " + %d) == 0x%" PRIx64 "%s", off, literal_chunk(b, off, c), c == 8 ? "ULL" : "U");
-		off += c;
-	}
-	sb_puts(g->out, ") /* '");
-	for (int i = 0; i < b->str_len; i++) {
-		char ch = b->str[i];
-		if (ch == '*' && i + 1 < b->str_len && b->str[i + 1] == '/')
-			ch = '?';
-		sb_putc(g->out, ch >= 0x20 && ch < 0x7f ? ch : '?');
-	}
-	sb_puts(g->out, "' */");
-}
-
-static const char *c_op(int op)
-{
-	switch (op) {
-	case TOK_EQ: return "==";
-	case TOK_NE: return "!=";
-	case TOK_LT: return "<";
-	case TOK_LE: return "<=";
-	case TOK_GT: return ">";
-	case TOK_GE: return ">=";
-	case TOK_PLUS: return "+";
-	case TOK_MINUS: return "-";
-	case TOK_STAR: return "*";
-	case TOK_SLASH: return "/";
-	case TOK_PERCENT: return "%";
-	case 'A': return "&&";
-	case 'O': return "||";
-	}
-	return "?";
-}
-
-static void emit_enum_literal(struct cg *g, struct type t, const struct expr *lit)
-{
-	char up[80], m[80];
-	if (t.kind == TY_KIND)
-		sb_puts(g->out, lit->enum_value == 1 ? "ADN_KIND_RESPONSE" : "ADN_KIND_REQUEST");
-	else if (t.kind == TY_STATUS)
-		sb_printf(g->out, "ADN_%s", status_name(lit->enum_value));
-	else
-		for (size_t i = 0; i < g->ir->svc->n_methods; i++)
-			if (g->ir->svc->methods[i].id == lit->enum_value)
-				sb_printf(g->out, "%s_%s", cg_upper(up, sizeof(up), g->ir->svc->name),
-					  cg_upper(m, sizeof(m), g->ir->svc->methods[i].name));
-}
-
-static void emit_compare(struct cg *g, const struct expr *e)
-{
-	const struct expr *l = e->lhs, *r = e->rhs;
-	if (l->type.kind == TY_STRING_LITERAL || (r->type.kind != TY_STRING_LITERAL && l->kind == EX_STRING)) {
-		const struct expr *t = l; l = r; r = t;
-	}
-	if (l->type.kind == TY_CHAR) {
-		emit_chars_eq(g, l, r, l->type.len, e->op == TOK_NE);
-		return;
-	}
-	sb_puts(g->out, "(");
-	/* a signed value compared with an unsigned one: compare as signed 64 */
-	bool mixed = (type_is_signed(l->type) && type_is_integer(r->type) && !type_is_signed(r->type) &&
-		      r->type.kind != TY_INT_LITERAL) ||
-		     (type_is_signed(r->type) && type_is_integer(l->type) && !type_is_signed(l->type) &&
-		      l->type.kind != TY_INT_LITERAL);
-	if (mixed)
-		sb_puts(g->out, "(__s64)");
-	emit_expr(g, l);
-	sb_printf(g->out, " %s ", c_op(e->op));
-	if (mixed)
-		sb_puts(g->out, "(__s64)");
-	if (r->kind == EX_STRING && r->enum_value >= 0)
-		emit_enum_literal(g, l->type, r);
-	else
-		emit_expr(g, r);
-	sb_puts(g->out, ")");
-}
-
-static void emit_expr(struct cg *g, const struct expr *e)
-{
-	const struct ir_element *el = g->el;
-
-	if (e->int_to_real) { /* integer -> 32.32 */
-		if (e->kind == EX_INT) {
-			sb_printf(g->out, "0x%" PRIx64 "ULL /* %s */", e->ival << 32, e->text);
-			return;
-		}
-		sb_puts(g->out, "((__u64)");
-		struct expr copy = *e;
-		copy.int_to_real = false;
-		emit_expr(g, &copy);
-		sb_puts(g->out, " << 32)");
-		return;
-	}
-	switch (e->kind) {
-	case EX_INT:
-		sb_printf(g->out, "%" PRIu64 "%s", e->ival, e->ival > 0x7fffffff ? "ULL" : "");
-		break;
-	case EX_REAL:
-		sb_printf(g->out, "0x%" PRIx64 "ULL /* %s */", e->ival, e->text);
-		break;
-	case EX_BOOL:
-		sb_puts(g->out, e->ival ? "1" : "0");
-		break;
-	case EX_STRING:
-		sb_puts(g->out, "0 /* string */");
-		break;
-	case EX_NAME:
-		switch (e->ref) {
-		case REF_FIELD:
-			sb_printf(g->out, "f->net.%s", ir_field_source(el, e->field));
-			break;
-		case REF_PARAM:
-			sb_printf(g->out, "params->%s__%s", el->decl->name, e->param->name);
-			break;
-		case REF_META: {
-			static const char *const hdr[] = { "rpc_id", "method", "kind", "status" };
-			sb_printf(g->out, "f->hdr.%s", hdr[e->meta]);
-			break;
-		}
-		case REF_COLUMN:
-			if (e->column->primary_key)
-				sb_printf(g->out, "key_%s.%s", e->join->tab->name, e->column->name);
-			else
-				sb_printf(g->out, "row_%s->%s", e->join->tab->name, e->column->name);
-			break;
-		case REF_NONE:
-			sb_puts(g->out, "0");
-		}
-		break;
-	case EX_CALL:
-		if (e->type.kind == TY_REAL)
-			sb_puts(g->out, "adn_random()");
-		else
-			sb_puts(g->out, "adn_now()");
-		break;
-	case EX_UNARY:
-		sb_puts(g->out, e->op == 'N' ? "!" : "-");
-		if (e->op != 'N' && e->lhs->kind != EX_INT)
-			sb_puts(g->out, "(__s64)");
-		emit_expr(g, e->lhs);
-		break;
-	case EX_BINARY:
-		if (e->op >= TOK_EQ && e->op <= TOK_GE) {
-			emit_compare(g, e);
-			break;
-		}
-		sb_puts(g->out, "(");
-		if (e->type.kind == TY_INT64)
-			sb_puts(g->out, "(__s64)");
-		else if (e->type.kind == TY_UINT64 || e->type.kind == TY_TIMESTAMP || e->type.kind == TY_REAL)
-			sb_puts(g->out, "(__u64)");
-		emit_expr(g, e->lhs);
-		sb_printf(g->out, " %s ", c_op(e->op));
-		emit_expr(g, e->rhs);
-		sb_puts(g->out, ")");
-		break;
-	}
-}
-
-/* dst = value, where dst is a struct member of column type t. */
-static void emit_store(struct cg *g, const char *ind, const char *dst, struct type t, const struct expr *v)
-{
-	if (t.kind == TY_CHAR) {
-		if (v->kind == EX_STRING) {
-			/* the target is zeroed: store only the literal's non-zero chunks */
-			for (int off = 0; off < v->str_len;) {
-				int c = chunk_size(t.len - off);
-				g->used_st |= 1u << log2_bytes(c);
-				sb_printf(g->out, "%sadn_gen_st%d(%s + %d, 0x%" PRIx64 "%s);\n", ind, c * 8, dst, off,
-					  literal_chunk(v, off, c), c == 8 ? "ULL" : "U");
-				off += c;
-			}
-			return;
-		}
-		sb_printf(g->out, "%s__builtin_memcpy(%s, ", ind, dst);
-		emit_expr(g, v);
-		sb_printf(g->out, ", %d);\n", v->type.len);
-		return;
-	}
-	sb_printf(g->out, "%s%s = ", ind, dst);
-	if (v->kind == EX_STRING && v->enum_value >= 0)
-		emit_enum_literal(g, t, v);
-	else
-		emit_expr(g, v);
-	sb_puts(g->out, ";\n");
-}
-
 /* Looks up the joined rows; `miss` is what to do when a row is missing. */
-static void emit_joins(struct cg *g, const char *ind, const struct select_insert *s, const char *miss)
+void cg_emit_joins(struct cg *g, const char *ind, const struct select_insert *s, const char *miss)
 {
 	const char *el = g->el->decl->name;
 	for (size_t i = 0; i < s->n_joins; i++) {
@@ -331,7 +84,7 @@ static void emit_joins(struct cg *g, const char *ind, const struct select_insert
 				continue;
 			char dst[160];
 			snprintf(dst, sizeof(dst), "key_%s.%s", t, col->name);
-			emit_store(g, ind, dst, col->type, j->key_vals[k++]);
+			cg_emit_store(g, ind, dst, col->type, j->key_vals[k++]);
 		}
 		sb_printf(g->out, "%srow_%s = bpf_map_lookup_elem(&%s__%s, &key_%s);\n", ind, t, el, t, t);
 		sb_printf(g->out, "%sif (!row_%s)\n%s\t%s; /* JOIN: no row with this key */\n", ind, t, ind, miss);
@@ -339,22 +92,22 @@ static void emit_joins(struct cg *g, const char *ind, const struct select_insert
 }
 
 /* WHERE a AND b AND c: one test per conjunct, in order (same short circuit). */
-static void emit_where_conjuncts(struct cg *g, const char *ind, const struct expr *e, const char *miss)
+void cg_emit_where_conjuncts(struct cg *g, const char *ind, const struct expr *e, const char *miss)
 {
 	if (e->kind == EX_BINARY && e->op == 'A') {
-		emit_where_conjuncts(g, ind, e->lhs, miss);
-		emit_where_conjuncts(g, ind, e->rhs, miss);
+		cg_emit_where_conjuncts(g, ind, e->lhs, miss);
+		cg_emit_where_conjuncts(g, ind, e->rhs, miss);
 		return;
 	}
 	sb_printf(g->out, "%sif (!", ind);
-	emit_expr(g, e); /* comparisons and operators come parenthesized */
+	cg_emit_expr(g, e); /* comparisons and operators come parenthesized */
 	sb_printf(g->out, ")\n%s\t%s; /* WHERE is false */\n", ind, miss);
 }
 
-static void emit_where(struct cg *g, const char *ind, const struct select_insert *s, const char *miss)
+void cg_emit_where(struct cg *g, const char *ind, const struct select_insert *s, const char *miss)
 {
 	if (s->where)
-		emit_where_conjuncts(g, ind, s->where, miss);
+		cg_emit_where_conjuncts(g, ind, s->where, miss);
 }
 
 static bool log_on_stack(const struct cg *g, const struct select_insert *s)
@@ -382,7 +135,7 @@ static void emit_log_write(struct cg *g, const char *ind, const struct select_in
 	}
 	for (size_t i = 0; i < t->n_cols; i++) {
 		snprintf(dst, sizeof(dst), "rec%s%s", on_stack ? "." : "->", t->cols[i].name);
-		emit_store(g, ind, dst, t->cols[i].type, s->exprs[i]);
+		cg_emit_store(g, ind, dst, t->cols[i].type, s->exprs[i]);
 	}
 	if (on_stack)
 		sb_printf(g->out, "%sADN_LOG(%s__%s, rec);\n", ind, el, t->name);
@@ -414,6 +167,9 @@ static bool stmt_uses_params(const struct select_insert *s)
 	for (size_t i = 0; i < s->n_joins; i++)
 		if (expr_uses_params(s->joins[i].on))
 			return true;
+	for (size_t i = 0; i < s->n_sets; i++)
+		if (expr_uses_params(s->sets[i].value))
+			return true;
 	return false;
 }
 
@@ -435,8 +191,9 @@ static void emit_direction(struct cg *g, enum direction d)
 	bool early = last_output + 1 == on->n_stmts;
 	bool has_output = last_output < on->n_stmts;
 
-	sb_printf(g->out, "static __always_inline int %s_%s(struct adn_frame *f)\n{\n", el->name,
-		  d == DIR_REQUEST ? "request" : "response");
+	sb_printf(g->out, "static __always_inline int %s_%s(struct adn_frame *f%s)\n{\n", el->name,
+		  d == DIR_REQUEST ? "request" : "response",
+		  d == DIR_REQUEST && g->el->n_writes ? ", int *rw" : "");
 	if (uses_params) {
 		sb_puts(g->out, "\tconst struct adn_params *params = adn_gen_params();\n");
 		if (!early && has_output)
@@ -449,21 +206,27 @@ static void emit_direction(struct cg *g, enum direction d)
 		const struct select_insert *s = &on->stmts[i];
 		if (i || uses_params)
 			sb_putc(g->out, '\n');
-		line_comment(g, "\t", s->line, s->src_text);
+		cg_line_comment(g, "\t", s->line, s->src_text);
 		if (s->to_output && early) {
-			emit_joins(g, "\t", s, drop_stmt);
-			emit_where(g, "\t", s, drop_stmt);
+			cg_emit_joins(g, "\t", s, drop_stmt);
+			cg_emit_where(g, "\t", s, drop_stmt);
 			continue;
 		}
 		if (s->to_output && !s->n_joins && !s->where) {
 			sb_puts(g->out, "\tpassed = 1;\n");
 			continue;
 		}
+		if (s->kind != ST_INSERT || s->table) {
+			sb_puts(g->out, "\tdo {\n");
+			cg_emit_write(g, "\t\t", s);
+			sb_puts(g->out, "\t} while (0);\n");
+			continue;
+		}
 		/* a block to leave early (break) when a JOIN or WHERE yields no row */
 		bool exits = s->n_joins || s->where || !log_on_stack(g, s);
 		sb_puts(g->out, exits ? "\tdo {\n" : "\t{\n");
-		emit_joins(g, "\t\t", s, "break");
-		emit_where(g, "\t\t", s, "break");
+		cg_emit_joins(g, "\t\t", s, "break");
+		cg_emit_where(g, "\t\t", s, "break");
 		if (s->to_output)
 			sb_puts(g->out, "\t\tpassed = 1;\n");
 		else if (s->log)
@@ -547,7 +310,7 @@ static void emit_params(struct cg *g)
 	sb_puts(g->out, "};\n\n");
 	sb_puts(g->out, "struct {\n\t__uint(type, BPF_MAP_TYPE_ARRAY);\n\t__uint(max_entries, 1);\n"
 			"\t__type(key, __u32);\n\t__type(value, struct adn_params);\n} adn_params SEC(\".maps\");\n\n");
-	sb_puts(g->out, "static __always_inline const struct adn_params *adn_gen_params(void)\n{\n"
+	sb_puts(g->out, "static __always_inline __attribute__((unused)) const struct adn_params *adn_gen_params(void)\n{\n"
 			"\t__u32 zero = 0;\n\n\treturn bpf_map_lookup_elem(&adn_params, &zero);\n}\n\n");
 }
 
@@ -583,7 +346,7 @@ static void emit_tables(struct cg *g)
 		if (!t)
 			continue;
 		const char *el = m->el->name;
-		line_comment(g, "", t->loc.line, t->src_text);
+		cg_line_comment(g, "", t->loc.line, t->src_text);
 		if (t->kind == TABLE_LOG) {
 			char name[160];
 			snprintf(name, sizeof(name), "adn_rec__%s__%s", el, t->name);
@@ -609,7 +372,7 @@ static void emit_tables(struct cg *g)
 		emit_struct(g, val, t, false, false);
 		/* The kernel wants a plain 4-byte integer as the BTF key of an
 		 * ARRAY: the key struct (one UINT32) has the same layout. */
-		bool array = m->kind == MAP_ARRAY;
+		bool array = m->kind == MAP_ARRAY || m->kind == MAP_PERCPU_ARRAY;
 		sb_printf(g->out, "struct {\n\t__uint(type, %s);\n\t__uint(max_entries, %" PRIu64 ");\n",
 			  kind_map_type(m->kind), m->max_entries);
 		if (array)
@@ -628,7 +391,7 @@ static void emit_elements(struct cg *g)
 		const struct ir_element *e = &ir->elems[ei];
 		const struct element_decl *el = e->decl;
 		g->el = e;
-		line_comment(g, "", el->line, el->src_text);
+		cg_line_comment(g, "", el->line, el->src_text);
 		sb_printf(g->out, "/* element %zu of the chain", ei);
 		for (size_t i = 0; i < el->n_fields; i++) {
 			const char *src = ir_field_source(e, &el->fields[i]);
@@ -655,18 +418,25 @@ static void emit_chain(struct cg *g)
 	bool any = false;
 	for (size_t i = 0; i < ir->n_elems; i++)
 		any |= ir->elems[i].has[DIR_REQUEST];
+	bool rewrites = false;
+	for (size_t i = 0; i < ir->n_elems; i++)
+		rewrites |= ir->elems[i].n_writes > 0;
 	if (any)
-		sb_puts(g->out, "\tint status;\n\n");
+		sb_puts(g->out, "\tint status;\n");
+	if (rewrites)
+		sb_puts(g->out, "\tint rw = 0; /* set when an element rewrote a network field */\n");
+	if (any)
+		sb_puts(g->out, "\n");
 	for (size_t i = 0; i < ir->n_elems; i++) {
 		const struct ir_element *e = &ir->elems[i];
 		if (!e->has[DIR_REQUEST]) {
 			sb_printf(g->out, "\t/* %zu: %s has no ON REQUEST: passes */\n", i, e->decl->name);
 			continue;
 		}
-		sb_printf(g->out, "\tstatus = %s_request(f);\n\tif (status) {\n\t\t*at = %zu;\n\t\treturn status;\n\t}\n",
-			  e->decl->name, i);
+		sb_printf(g->out, "\tstatus = %s_request(f%s);\n\tif (status) {\n\t\t*at = %zu;\n\t\treturn status;\n\t}\n",
+			  e->decl->name, e->n_writes ? ", &rw" : "", i);
 	}
-	sb_puts(g->out, "\treturn 0;\n}\n\n");
+	sb_puts(g->out, rewrites ? "\treturn rw ? ADN_PASS_REWRITE : 0;\n}\n\n" : "\treturn 0;\n}\n\n");
 
 	sb_puts(g->out, "/* Runs the response side of elements from-1 .. 0 (reverse chain order).\n"
 			" * Returns 0, or the status to write into the response. */\n");
@@ -723,6 +493,18 @@ static void build_meta(struct strbuf *meta, const struct ir_chain *ir)
 	for (size_t mi = 0; mi < ir->n_maps; mi++)
 		if (ir->maps[mi].kind == MAP_RINGBUF)
 			sb_printf(meta, "log=%s.%s\n", ir->maps[mi].el->name, ir->maps[mi].tab->name);
+	/* how the state of two instances combines (scale-in): one line per
+	 * state table; tools read a missing line as UNION */
+	for (size_t mi = 0; mi < ir->n_maps; mi++) {
+		const struct ir_map *m = &ir->maps[mi];
+		static const char *const policy[] = { "UNION", "SUM", "MAX", "MIN", "LAST" };
+		if (!m->tab || m->kind == MAP_RINGBUF)
+			continue;
+		sb_printf(meta, "merge=%s.%s %s", m->el->name, m->tab->name, policy[m->tab->merge]);
+		if (m->tab->merge == MERGE_LAST)
+			sb_printf(meta, " %s", m->tab->merge_ts.name);
+		sb_putc(meta, '\n');
+	}
 }
 
 static void emit_meta(struct cg *g)

@@ -11,6 +11,8 @@ static const char *map_kind_name(enum ir_map_kind k)
 	case MAP_LRU_HASH: return "LRU_HASH";
 	case MAP_ARRAY: return "ARRAY";
 	case MAP_RINGBUF: return "RINGBUF";
+	case MAP_PERCPU_HASH: return "PERCPU_HASH";
+	case MAP_PERCPU_ARRAY: return "PERCPU_ARRAY";
 	}
 	return "?";
 }
@@ -171,7 +173,24 @@ void codegen_explain(struct strbuf *o, const struct ir_chain *ir)
 		  ir->svc->name, ir->svc->port, ir->layout_hash);
 	sb_puts(o, "placement: every element at the sender's sk_msg hook (v0), fused into one\n"
 		   "program: requests run elements 0..N-1, responses N-1..0.\n\n");
-	sb_puts(o, "order:\n");
+	sb_puts(o, "written order:");
+	for (size_t i = 0; i < ir->chain->n_uses; i++)
+		sb_printf(o, " %s", ir->chain->uses[i].element.name);
+	if (ir->opt_level <= 0) {
+		sb_puts(o, "\nreordering: off (-O0): the written order is kept\n");
+	} else {
+		sb_puts(o, "\nreordering (-O1): a request dropper moves before an element only if that\n"
+			   "element cannot drop and has no effect on requests or replies, and the\n"
+			   "dropper rewrites nothing it reads (docs/compiler.md):\n");
+		for (size_t i = 0; i < ir->n_moves; i++)
+			sb_printf(o, "  %s before %s: %s: %s\n", ir->moves[i].mover, ir->moves[i].past,
+				  ir->moves[i].allowed ? "moved" : "refused", ir->moves[i].reason);
+		if (!ir->n_moves)
+			sb_puts(o, "  (no element after the first can drop a request: nothing to consider)\n");
+	}
+	if (ir->fold_params)
+		sb_puts(o, "parameters: folded into the code as constants (--fold-params)\n");
+	sb_puts(o, "\norder (as run; responses run it backwards):\n");
 	for (size_t i = 0; i < ir->n_elems; i++) {
 		const struct ir_element *e = &ir->elems[i];
 		sb_printf(o, "  %zu. %-16s request: %-12s response: %-12s drops with %s\n", i, e->decl->name,
@@ -184,12 +203,18 @@ void codegen_explain(struct strbuf *o, const struct ir_chain *ir)
 		if (!e->n_reads)
 			sb_puts(o, " (header only)");
 		sb_puts(o, "\n");
+		if (e->n_writes) {
+			sb_puts(o, "       rewrites:");
+			for (size_t k = 0; k < e->n_writes; k++)
+				sb_printf(o, " %s", e->writes[k]);
+			sb_puts(o, "\n");
+		}
 		if (e->n_tables_read || e->n_tables_written) {
 			sb_puts(o, "       tables:");
 			for (size_t k = 0; k < e->n_tables_read; k++)
-				sb_printf(o, " %s (lookup)", e->tables_read[k]);
+				sb_printf(o, " %s (read)", e->tables_read[k]);
 			for (size_t k = 0; k < e->n_tables_written; k++)
-				sb_printf(o, " %s (append)", e->tables_written[k]);
+				sb_printf(o, " %s (written)", e->tables_written[k]);
 			sb_puts(o, "\n");
 		}
 		for (size_t p = 0; p < e->decl->n_params; p++) {

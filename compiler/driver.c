@@ -181,6 +181,8 @@ int adnc_run(const struct adnc_options *o)
 		adnc_unit_free(u);
 		return ADNC_EXIT_PROGRAM;
 	}
+	ir_reorder(&u->arena, u->ir, o->opt_level);
+	u->ir->fold_params = o->fold_params;
 	if (o->explain) {
 		char *text = adnc_gen_explain(u);
 		fputs(text, o->explain_out ? o->explain_out : stdout);

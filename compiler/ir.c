@@ -68,10 +68,16 @@ static void lower_element(struct arena *a, struct ir_chain *ir, struct ir_elemen
 	struct element_decl *el = e->decl;
 	size_t cap_reads = 0;
 
+	size_t cap_writes = 0;
 	for (size_t i = 0; i < el->n_reads; i++) {
 		const char *src = ir_field_source(e, el->reads[i]);
 		if (src)
 			add_name(a, &e->reads, &e->n_reads, &cap_reads, src);
+	}
+	for (size_t i = 0; i < el->n_writes; i++) {
+		const char *src = ir_field_source(e, el->writes[i]);
+		if (src)
+			add_name(a, &e->writes, &e->n_writes, &cap_writes, src);
 	}
 	for (int d = DIR_REQUEST; d <= DIR_RESPONSE; d++) {
 		const struct on_block *on = &el->on[d];
@@ -83,6 +89,10 @@ static void lower_element(struct arena *a, struct ir_chain *ir, struct ir_elemen
 				add_name(a, &e->tables_read, &e->n_tables_read, &e->cap_tr, s->joins[j].table.name);
 			if (s->log)
 				add_name(a, &e->tables_written, &e->n_tables_written, &e->cap_tw, s->log->name);
+			if (s->table)
+				add_name(a, &e->tables_written, &e->n_tables_written, &e->cap_tw, s->table->name);
+			if (s->table && (s->kind == ST_UPDATE || s->n_filters))
+				add_name(a, &e->tables_read, &e->n_tables_read, &e->cap_tr, s->table->name);
 			if (s->to_output && !s->n_joins && !s->where)
 				passes = true;
 		}
@@ -97,8 +107,9 @@ static void collect_net_fields(struct arena *a, struct diag *d, struct ir_chain 
 {
 	for (size_t ei = 0; ei < ir->n_elems; ei++) {
 		struct ir_element *e = &ir->elems[ei];
-		for (size_t i = 0; i < e->decl->n_reads; i++) {
-			const struct field_decl *f = e->decl->reads[i];
+		for (size_t i = 0; i < e->decl->n_reads + e->decl->n_writes; i++) {
+			const struct field_decl *f = i < e->decl->n_reads ? e->decl->reads[i] :
+						     e->decl->writes[i - e->decl->n_reads];
 			const char *src = ir_field_source(e, f);
 			if (!src || ir_net_field(ir, src))
 				continue;
@@ -267,7 +278,9 @@ static void build_maps(struct arena *a, struct diag *d, struct ir_chain *ir)
 				m.max_entries = ring_size(bytes);
 			} else {
 				m.kind = t->kind == TABLE_LRU ? MAP_LRU_HASH :
-					 t->kind == TABLE_ARRAY ? MAP_ARRAY : MAP_HASH;
+					 t->kind == TABLE_ARRAY ? MAP_ARRAY :
+					 t->kind == TABLE_PERCPU_HASH ? MAP_PERCPU_HASH :
+					 t->kind == TABLE_PERCPU_ARRAY ? MAP_PERCPU_ARRAY : MAP_HASH;
 				m.key_size = ir_struct_size(keys, nk);
 				m.value_size = ir_struct_size(vals, nv);
 				m.max_entries = t->capacity;

@@ -36,7 +36,7 @@ struct ir_method {
 	struct ir_body_layout req, resp;
 };
 
-enum ir_map_kind { MAP_HASH, MAP_LRU_HASH, MAP_ARRAY, MAP_RINGBUF };
+enum ir_map_kind { MAP_HASH, MAP_LRU_HASH, MAP_ARRAY, MAP_RINGBUF, MAP_PERCPU_HASH, MAP_PERCPU_ARRAY };
 
 struct ir_map {
 	const char *name; /* object name: <element>__<table> or adn_params */
@@ -56,12 +56,19 @@ struct ir_element {
 	struct chain_use *use;
 	const char **reads; /* service field names, first use order */
 	size_t n_reads;
-	const char **writes; /* v0: none (elements do not rewrite fields) */
+	const char **writes; /* service fields rewritten (UPDATE input) */
 	size_t n_writes;
 	bool has[2];      /* ON REQUEST / ON RESPONSE present */
 	bool can_drop[2];
 	const char **tables_read, **tables_written;
 	size_t n_tables_read, n_tables_written, cap_tr, cap_tw;
+};
+
+/* One decision of the reordering: may `mover` (a dropper) go before `past`? */
+struct ir_move {
+	const char *mover, *past;
+	bool allowed;
+	const char *reason;
 };
 
 struct ir_chain {
@@ -80,11 +87,21 @@ struct ir_chain {
 	size_t n_params; /* members of struct adn_params */
 	const char *layout_string;
 	uint32_t layout_hash;
+	/* execution order: elems[] after ir_reorder; the written order is
+	 * elems[i].use - chain->uses (the layout follows the written order) */
+	int opt_level;
+	bool fold_params;     /* parameters compiled in as constants */
+	struct ir_move *moves;
+	size_t n_moves, cap_moves;
 };
 
 /* Builds the IR of a resolved chain; reports layout errors (a network field
  * missing from a method, ...). Returns NULL if there were errors. */
 struct ir_chain *ir_build(struct arena *a, struct diag *d, struct chain_decl *c);
+
+/* Moves elements that can drop earlier where no observable effect changes
+ * (reorder.c; level 0 keeps the written order). Call after ir_build. */
+void ir_reorder(struct arena *a, struct ir_chain *ir, int level);
 
 /* The service field bound to an element field, NULL if unbound. */
 const char *ir_field_source(const struct ir_element *e, const struct field_decl *f);

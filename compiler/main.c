@@ -7,7 +7,7 @@
 
 static void usage(FILE *out)
 {
-	fputs("usage: adnc FILE.adn -o OUTDIR [--explain] [--emit-c-only]\n"
+	fputs("usage: adnc FILE.adn -o OUTDIR [-O0|-O1] [--fold-params] [--explain] [--emit-c-only]\n"
 	      "       adnc FILE.adn --explain\n"
 	      "\n"
 	      "Compiles a chain of adn elements into eBPF. Writes into OUTDIR:\n"
@@ -20,6 +20,9 @@ static void usage(FILE *out)
 	      "  -o, --output DIR  where to write (created if missing)\n"
 	      "  --explain         print the plan: order, placement, header layout, maps\n"
 	      "  --emit-c-only     do not run clang (no .bpf.o)\n"
+	      "  -O0               keep the written element order\n"
+	      "  -O1               (default) move drops earlier where nothing observable changes\n"
+	      "  --fold-params     compile parameters in as constants (adnctl param has no effect)\n"
 	      "  --help            this text\n"
 	      "  --version         print the version\n"
 	      "\n"
@@ -30,7 +33,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-	struct adnc_options o = { 0 };
+	struct adnc_options o = { .opt_level = 1 };
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -42,6 +45,10 @@ int main(int argc, char **argv)
 			return ADNC_EXIT_OK;
 		} else if (strcmp(a, "--explain") == 0) {
 			o.explain = true;
+		} else if (strcmp(a, "-O0") == 0 || strcmp(a, "-O1") == 0) {
+			o.opt_level = a[2] - '0';
+		} else if (strcmp(a, "--fold-params") == 0) {
+			o.fold_params = true;
 		} else if (strcmp(a, "--emit-c-only") == 0) {
 			o.emit_c_only = true;
 		} else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {

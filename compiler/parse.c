@@ -163,6 +163,34 @@ static struct expr *new_expr(struct parser *p, enum expr_kind kind, struct loc a
 }
 
 static struct expr *parse_expr(struct parser *p);
+static struct expr *binary(struct parser *p, int op, struct loc at, struct expr *l, struct expr *r);
+
+/* CASE [x] WHEN a THEN b ... [ELSE c] END. The simple form CASE x WHEN v is
+ * read as CASE WHEN x = v. A missing ELSE is reported by resolve.c. */
+static struct expr *parse_case(struct parser *p)
+{
+	struct expr *e = new_expr(p, EX_CASE, next(p)->loc);
+	struct expr *operand = NULL;
+
+	if (!tok_is_kw(peek(p), "WHEN"))
+		operand = parse_expr(p);
+	if (!tok_is_kw(peek(p), "WHEN"))
+		syntax_error(p, peek(p), "WHEN");
+	while (tok_is_kw(peek(p), "WHEN")) {
+		const struct token *w = next(p);
+		struct expr *cond = parse_expr(p);
+		if (operand)
+			cond = binary(p, TOK_EQ, w->loc, operand, cond);
+		expect_kw(p, "THEN");
+		struct expr *val = parse_expr(p);
+		ARENA_PUSH(p->a, e->args, e->n_args, e->cap_args, cond);
+		ARENA_PUSH(p->a, e->args, e->n_args, e->cap_args, val);
+	}
+	if (accept_kw(p, "ELSE"))
+		e->rhs = parse_expr(p);
+	expect_kw(p, "END");
+	return e;
+}
 
 static struct expr *parse_primary(struct parser *p)
 {
@@ -194,6 +222,9 @@ static struct expr *parse_primary(struct parser *p)
 		expect(p, TOK_RPAREN);
 		return e;
 	case TOK_IDENT:
+		if (tok_is_kw(t, "CASE") && peek_at(p, 1)->kind != TOK_LPAREN &&
+		    peek_at(p, 1)->kind != TOK_DOT)
+			return parse_case(p);
 		if (tok_is_kw(t, "TRUE") || tok_is_kw(t, "FALSE")) {
 			next(p);
 			e = new_expr(p, EX_BOOL, t->loc);
@@ -283,6 +314,19 @@ static struct expr *parse_cmp(struct parser *p)
 	if (t->kind >= TOK_EQ && t->kind <= TOK_GE) {
 		next(p);
 		e = binary(p, t->kind, t->loc, e, parse_add(p));
+	} else if (tok_is_kw(t, "LIKE") ||
+		   (tok_is_kw(t, "NOT") && tok_is_kw(peek_at(p, 1), "LIKE"))) {
+		bool negate = tok_is_kw(t, "NOT");
+		if (negate)
+			next(p);
+		struct loc at = next(p)->loc;
+		e = binary(p, 'L', at, e, parse_add(p));
+		if (negate) {
+			struct expr *n = new_expr(p, EX_UNARY, t->loc);
+			n->op = 'N';
+			n->lhs = e;
+			e = n;
+		}
 	}
 	return e;
 }
@@ -445,12 +489,31 @@ static void parse_table(struct parser *p, struct element_decl *el, bool is_log, 
 				t.kind = TABLE_LRU;
 			else if (tok_is_kw(k, "ARRAY"))
 				t.kind = TABLE_ARRAY;
+			else if (tok_is_kw(k, "PERCPU_HASH"))
+				t.kind = TABLE_PERCPU_HASH;
+			else if (tok_is_kw(k, "PERCPU_ARRAY"))
+				t.kind = TABLE_PERCPU_ARRAY;
 			else
-				syntax_error(p, k, "HASH, LRU or ARRAY after USING");
+				syntax_error(p, k, "HASH, LRU, ARRAY, PERCPU_HASH or PERCPU_ARRAY after USING");
 			next(p);
 			if (is_log)
 				t.kind = TABLE_LOG;
 			t.kind_loc = k->loc;
+		} else if (tok_is_kw(peek(p), "MERGE")) {
+			static const char *const names[] = { "UNION", "SUM", "MAX", "MIN", "LAST" };
+			const struct token *k;
+			size_t i;
+			next(p);
+			k = peek(p);
+			for (i = 0; i < 5 && !tok_is_kw(k, names[i]); i++)
+				;
+			if (i == 5)
+				syntax_error(p, k, "UNION, SUM, MAX, MIN or LAST after MERGE");
+			next(p);
+			t.merge = (enum merge_policy)i;
+			t.merge_loc = k->loc;
+			if (t.merge == MERGE_LAST)
+				t.merge_ts = expect_name(p, "the TIMESTAMP column that orders rows after MERGE LAST");
 		} else {
 			break;
 		}
@@ -474,6 +537,8 @@ static void parse_rows(struct parser *p, struct rows_insert *ins)
 	} while (accept(p, TOK_COMMA));
 }
 
+static void parse_joins(struct parser *p, struct select_insert *s);
+
 static void parse_select(struct parser *p, struct select_insert *s)
 {
 	expect_kw(p, "SELECT");
@@ -487,6 +552,13 @@ static void parse_select(struct parser *p, struct select_insert *s)
 	}
 	expect_kw(p, "FROM");
 	s->from = expect_name(p, "'input' after FROM");
+	parse_joins(p, s);
+	if (accept_kw(p, "WHERE"))
+		s->where = parse_expr(p);
+}
+
+static void parse_joins(struct parser *p, struct select_insert *s)
+{
 	for (;;) {
 		if (accept_kw(p, "INNER")) {
 			if (!tok_is_kw(peek(p), "JOIN"))
@@ -501,8 +573,6 @@ static void parse_select(struct parser *p, struct select_insert *s)
 		j.index = (int)s->n_joins;
 		ARENA_PUSH(p->a, s->joins, s->n_joins, s->cap_joins, j);
 	}
-	if (accept_kw(p, "WHERE"))
-		s->where = parse_expr(p);
 }
 
 /* INSERT INTO t [(cols)] VALUES ... | INSERT INTO t SELECT ... */
@@ -510,11 +580,17 @@ static void parse_insert(struct parser *p, struct element_decl *el, struct on_bl
 			 size_t start)
 {
 	struct loc at = p->toks[start].loc;
+	bool replace = false;
+	if (accept_kw(p, "OR")) {
+		expect_kw(p, "REPLACE");
+		replace = true;
+	}
 	expect_kw(p, "INTO");
 	struct name_ref target = expect_name(p, "a table name after INSERT INTO");
 	if (tok_is_kw(peek(p), "SELECT")) {
 		struct select_insert s = { 0 };
 		s.target = target;
+		s.replace = replace;
 		s.loc = at;
 		s.line = at.line;
 		parse_select(p, &s);
@@ -540,15 +616,55 @@ static void parse_insert(struct parser *p, struct element_decl *el, struct on_bl
 	}
 	if (!tok_is_kw(peek(p), "VALUES"))
 		syntax_error(p, peek(p), "VALUES or SELECT");
+	if (replace)
+		diag_error(p->d, at, "INSERT OR REPLACE takes a SELECT, not VALUES (initial rows never conflict)");
 	next(p);
 	parse_rows(p, &ins);
 	expect(p, TOK_SEMI);
 	if (on) {
-		diag_error(p->d, at, "INSERT ... VALUES inside ON %s: initial rows go before the first ON (runtime inserts are not supported in v0)",
+		diag_error(p->d, at, "INSERT ... VALUES inside ON %s: initial rows go before the first ON (at run time write INSERT INTO t SELECT ... FROM input)",
 			   on == &el->on[DIR_REQUEST] ? "REQUEST" : "RESPONSE");
 		return;
 	}
 	ARENA_PUSH(p->a, el->inserts, el->n_inserts, el->cap_inserts, ins);
+}
+
+/* UPDATE t SET c = e {, c = e} [FROM input {JOIN ...}] [WHERE e] ;
+ * DELETE FROM t [WHERE e] ; */
+static void parse_update_delete(struct parser *p, struct on_block *on, size_t start, bool update)
+{
+	struct select_insert s = { 0 };
+	struct loc at = p->toks[start].loc;
+
+	s.kind = update ? ST_UPDATE : ST_DELETE;
+	s.loc = at;
+	s.line = at.line;
+	if (!update)
+		expect_kw(p, "FROM");
+	s.target = expect_name(p, update ? "a table name (or input) after UPDATE" : "a table name after DELETE FROM");
+	if (update) {
+		expect_kw(p, "SET");
+		do {
+			struct set_clause c = { 0 };
+			c.col = expect_name(p, "a column name");
+			expect(p, TOK_EQ);
+			c.value = parse_expr(p);
+			ARENA_PUSH(p->a, s.sets, s.n_sets, s.cap_sets, c);
+		} while (accept(p, TOK_COMMA));
+		if (accept_kw(p, "FROM")) {
+			s.from = expect_name(p, "'input' after FROM");
+			parse_joins(p, &s);
+		}
+	}
+	if (accept_kw(p, "WHERE"))
+		s.where = parse_expr(p);
+	expect(p, TOK_SEMI);
+	s.src_text = stmt_text(p, start, p->pos);
+	if (!on) {
+		diag_error(p->d, at, "%s must be inside ON REQUEST or ON RESPONSE", update ? "UPDATE" : "DELETE");
+		return;
+	}
+	ARENA_PUSH(p->a, on->stmts, on->n_stmts, on->cap_stmts, s);
 }
 
 static bool at_top_level_create(struct parser *p)
@@ -612,8 +728,12 @@ static void parse_body(struct parser *p, struct element_decl *el)
 			parse_table(p, el, is_log, start);
 		} else if (accept_kw(p, "INSERT")) {
 			parse_insert(p, el, on, start);
+		} else if (accept_kw(p, "UPDATE")) {
+			parse_update_delete(p, on, start, true);
+		} else if (accept_kw(p, "DELETE")) {
+			parse_update_delete(p, on, start, false);
 		} else {
-			syntax_error(p, t, "CREATE TABLE, INSERT, ON REQUEST, ON RESPONSE or END");
+			syntax_error(p, t, "CREATE TABLE, INSERT, UPDATE, DELETE, ON REQUEST, ON RESPONSE or END");
 		}
 	}
 	p->recover = outer;

@@ -6,23 +6,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "resolve_int.h"
 #include "tokenize.h"
 
-struct resolver {
-	struct arena *a;
-	struct diag *d;
-	struct program *prog;
-};
+/* struct resolver and struct scope: resolve_int.h */
 
-/* Where an expression is being resolved. */
-struct scope {
-	struct element_decl *el;
-	enum direction dir;
-	struct select_insert *sel; /* NULL outside a SELECT */
-	size_t n_visible_joins;    /* joins of sel that are in scope */
-};
-
-static const char *tname(struct resolver *r, struct type t)
+const char *rs_tname(struct resolver *r, struct type t)
 {
 	char buf[32];
 	return arena_strdup(r->a, type_name(t, buf, sizeof(buf)));
@@ -61,8 +50,8 @@ static void check_ident(struct resolver *r, const char *name, struct loc at, con
 
 static bool is_meta_name(const char *name, enum meta_col *col)
 {
-	static const char *const names[] = { "rpc_id", "method", "kind", "status" };
-	for (int i = 0; i < 4; i++) {
+	static const char *const names[] = { "rpc_id", "method", "kind", "status", "len" };
+	for (int i = 0; i < 5; i++) {
 		if (strcasecmp(name, names[i]) == 0) {
 			if (col)
 				*col = (enum meta_col)i;
@@ -74,7 +63,7 @@ static bool is_meta_name(const char *name, enum meta_col *col)
 
 static struct type meta_type(enum meta_col c)
 {
-	static const enum type_kind kinds[] = { TY_UINT32, TY_METHOD, TY_KIND, TY_STATUS };
+	static const enum type_kind kinds[] = { TY_UINT32, TY_METHOD, TY_KIND, TY_STATUS, TY_UINT32 };
 	return (struct type){ kinds[c], 0 };
 }
 
@@ -116,7 +105,7 @@ static bool int_fits(enum type_kind k, bool neg, uint64_t mag)
 
 /* Can a value of expression e be stored where type `to` is expected?
  * Converts literals in place (integer -> REAL). `what` names the target. */
-static bool check_assign(struct resolver *r, struct type to, struct expr *e, const char *what)
+bool rs_check_assign(struct resolver *r, struct type to, struct expr *e, const char *what)
 {
 	struct type from = e->type;
 	bool neg;
@@ -128,7 +117,7 @@ static bool check_assign(struct resolver *r, struct type to, struct expr *e, con
 		if (from.len <= to.len)
 			return true;
 		diag_error(r->d, e->loc, "string literal '%s' (%d bytes) is longer than %s of %s",
-			   e->str, from.len, tname(r, to), what);
+			   e->str, from.len, rs_tname(r, to), what);
 		return false;
 	}
 	if (from.kind == TY_INT_LITERAL && int_literal(e, &neg, &mag)) {
@@ -144,7 +133,7 @@ static bool check_assign(struct resolver *r, struct type to, struct expr *e, con
 				return true;
 range:
 			diag_error(r->d, e->loc, "value %s%" PRIu64 " does not fit in %s of %s",
-				   neg ? "-" : "", mag, tname(r, to), what);
+				   neg ? "-" : "", mag, rs_tname(r, to), what);
 			return false;
 		}
 	}
@@ -161,14 +150,14 @@ range:
 		e->int_to_real = true;
 		return true;
 	}
-	diag_error(r->d, e->loc, "type mismatch: %s is %s, the value is %s", what, tname(r, to),
-		   tname(r, from));
+	diag_error(r->d, e->loc, "type mismatch: %s is %s, the value is %s", what, rs_tname(r, to),
+		   rs_tname(r, from));
 	return false;
 }
 
 /* ---- expressions ---- */
 
-static struct table_decl *find_table(struct element_decl *el, const char *name)
+struct table_decl *rs_find_table(struct element_decl *el, const char *name)
 {
 	for (size_t i = 0; i < el->n_tables; i++)
 		if (strcmp(el->tables[i].name, name) == 0)
@@ -176,7 +165,7 @@ static struct table_decl *find_table(struct element_decl *el, const char *name)
 	return NULL;
 }
 
-static struct column_decl *find_column(struct table_decl *t, const char *name)
+struct column_decl *rs_find_column(struct table_decl *t, const char *name)
 {
 	for (size_t i = 0; i < t->n_cols; i++)
 		if (strcmp(t->cols[i].name, name) == 0)
@@ -184,7 +173,7 @@ static struct column_decl *find_column(struct table_decl *t, const char *name)
 	return NULL;
 }
 
-static struct field_decl *find_elem_field(struct element_decl *el, const char *name)
+struct field_decl *rs_find_elem_field(struct element_decl *el, const char *name)
 {
 	for (size_t i = 0; i < el->n_fields; i++)
 		if (strcmp(el->fields[i].name, name) == 0)
@@ -200,7 +189,7 @@ static struct param_decl *find_param(struct element_decl *el, const char *name)
 	return NULL;
 }
 
-static void use_field(struct resolver *r, struct scope *s, struct expr *e, struct field_decl *f)
+void rs_use_field(struct resolver *r, struct scope *s, struct expr *e, struct field_decl *f)
 {
 	e->ref = REF_FIELD;
 	e->field = f;
@@ -229,9 +218,9 @@ static void resolve_name(struct resolver *r, struct scope *s, struct expr *e)
 	enum meta_col meta;
 
 	if (e->qual && strcasecmp(e->qual, "input") == 0) {
-		struct field_decl *f = find_elem_field(el, e->name);
+		struct field_decl *f = rs_find_elem_field(el, e->name);
 		if (f) {
-			use_field(r, s, e, f);
+			rs_use_field(r, s, e, f);
 		} else if (is_meta_name(e->name, &meta)) {
 			e->ref = REF_META;
 			e->meta = meta;
@@ -247,8 +236,10 @@ static void resolve_name(struct resolver *r, struct scope *s, struct expr *e)
 		for (size_t i = 0; s->sel && i < s->n_visible_joins; i++)
 			if (strcmp(s->sel->joins[i].table.name, e->qual) == 0)
 				j = &s->sel->joins[i];
+		if (!j && s->target && strcmp(s->target->table.name, e->qual) == 0)
+			j = s->target;
 		if (!j) {
-			if (find_table(el, e->qual))
+			if (rs_find_table(el, e->qual))
 				diag_error(r->d, e->qual_loc, "table '%s' is not joined here (add JOIN %s ON ...)",
 					   e->qual, e->qual);
 			else if (strcasecmp(e->qual, "output") == 0)
@@ -259,7 +250,7 @@ static void resolve_name(struct resolver *r, struct scope *s, struct expr *e)
 		}
 		if (!j->tab)
 			return; /* the JOIN itself was in error */
-		struct column_decl *c = find_column(j->tab, e->name);
+		struct column_decl *c = rs_find_column(j->tab, e->name);
 		if (!c) {
 			diag_error(r->d, e->loc, "unknown column '%s' in table '%s'", e->name, e->qual);
 			return;
@@ -270,9 +261,18 @@ static void resolve_name(struct resolver *r, struct scope *s, struct expr *e)
 		e->type = c->type;
 		return;
 	}
-	struct field_decl *f = find_elem_field(el, e->name);
+	/* UPDATE t / DELETE FROM t: t's columns come first, as in SQL */
+	struct column_decl *tc = s->target && s->target->tab ? rs_find_column(s->target->tab, e->name) : NULL;
+	if (tc) {
+		e->ref = REF_COLUMN;
+		e->join = s->target;
+		e->column = tc;
+		e->type = tc->type;
+		return;
+	}
+	struct field_decl *f = rs_find_elem_field(el, e->name);
 	if (f) {
-		use_field(r, s, e, f);
+		rs_use_field(r, s, e, f);
 		return;
 	}
 	struct param_decl *p = find_param(el, e->name);
@@ -292,9 +292,11 @@ static void resolve_name(struct resolver *r, struct scope *s, struct expr *e)
 	struct join_clause *found = NULL;
 	struct column_decl *col = NULL;
 	int matches = 0;
-	for (size_t i = 0; s->sel && i < s->n_visible_joins; i++) {
-		struct join_clause *j = &s->sel->joins[i];
-		struct column_decl *c = j->tab ? find_column(j->tab, e->name) : NULL;
+	for (size_t i = 0; s->sel && i <= s->n_visible_joins; i++) {
+		struct join_clause *j = i < s->n_visible_joins ? &s->sel->joins[i] : s->target;
+		if (!j)
+			continue;
+		struct column_decl *c = j->tab ? rs_find_column(j->tab, e->name) : NULL;
 		if (c) {
 			found = j;
 			col = c;
@@ -316,14 +318,14 @@ static void resolve_name(struct resolver *r, struct scope *s, struct expr *e)
 		   e->name, el->name);
 }
 
-static bool is_meta_enum(struct type t)
+bool rs_is_meta_enum(struct type t)
 {
 	return t.kind == TY_METHOD || t.kind == TY_KIND || t.kind == TY_STATUS;
 }
 
 /* 'REQUEST' compared with KIND, 'PERMISSION_DENIED' with STATUS, 'get' with
  * METHOD (checked against the chain's service later). */
-static void resolve_enum_literal(struct resolver *r, struct scope *s, struct type t, struct expr *lit)
+void rs_resolve_enum_literal(struct resolver *r, struct scope *s, struct type t, struct expr *lit)
 {
 	if (t.kind == TY_KIND) {
 		if (strcasecmp(lit->str, "REQUEST") == 0)
@@ -344,7 +346,7 @@ static void resolve_enum_literal(struct resolver *r, struct scope *s, struct typ
 	lit->type = t;
 }
 
-static void resolve_expr(struct resolver *r, struct scope *s, struct expr *e);
+void rs_resolve_expr(struct resolver *r, struct scope *s, struct expr *e);
 
 static void resolve_compare(struct resolver *r, struct scope *s, struct expr *e)
 {
@@ -359,31 +361,25 @@ static void resolve_compare(struct resolver *r, struct scope *s, struct expr *e)
 		struct expr *tmp = l; l = rr; rr = tmp;
 		struct type tt = lt; lt = rt; rt = tt;
 	}
-	if (lt.kind == TY_CHAR || rt.kind == TY_STRING_LITERAL || lt.kind == TY_BOOL ||
-	    is_meta_enum(lt) || is_meta_enum(rt)) {
-		if (!equality && !(is_meta_enum(lt) || is_meta_enum(rt))) {
-			diag_error(r->d, e->loc, "%s values can only be compared with = or !=", tname(r, lt));
-			return;
-		}
-	}
+	(void)equality; /* every type orders: CHAR bytewise (memcmp), BOOL FALSE < TRUE */
 	if (lt.kind == TY_CHAR && rt.kind == TY_CHAR) {
 		if (lt.len != rt.len)
 			diag_error(r->d, e->loc, "cannot compare %s with %s (CHAR sizes differ)",
-				   tname(r, lt), tname(r, rt));
+				   rs_tname(r, lt), rs_tname(r, rt));
 		return;
 	}
 	if (lt.kind == TY_CHAR && rt.kind == TY_STRING_LITERAL) {
 		if (rt.len > lt.len)
 			diag_error(r->d, rr->loc, "string literal '%s' (%d bytes) is longer than %s",
-				   rr->str, rt.len, tname(r, lt));
+				   rr->str, rt.len, rs_tname(r, lt));
 		return;
 	}
-	if (is_meta_enum(lt) && rt.kind == TY_STRING_LITERAL) {
-		resolve_enum_literal(r, s, lt, rr);
+	if (rs_is_meta_enum(lt) && rt.kind == TY_STRING_LITERAL) {
+		rs_resolve_enum_literal(r, s, lt, rr);
 		return;
 	}
-	if (is_meta_enum(lt) || is_meta_enum(rt)) {
-		struct type other = is_meta_enum(lt) ? rt : lt;
+	if (rs_is_meta_enum(lt) || rs_is_meta_enum(rt)) {
+		struct type other = rs_is_meta_enum(lt) ? rt : lt;
 		if (type_equal(lt, rt) || type_is_integer(other))
 			return;
 	} else if (lt.kind == TY_BOOL && rt.kind == TY_BOOL) {
@@ -395,7 +391,7 @@ static void resolve_compare(struct resolver *r, struct scope *s, struct expr *e)
 			l->int_to_real = true;
 		return;
 	}
-	diag_error(r->d, e->loc, "cannot compare %s with %s", tname(r, lt), tname(r, rt));
+	diag_error(r->d, e->loc, "cannot compare %s with %s", rs_tname(r, lt), rs_tname(r, rt));
 }
 
 static void resolve_arith(struct resolver *r, struct expr *e)
@@ -408,7 +404,7 @@ static void resolve_arith(struct resolver *r, struct expr *e)
 		return;
 	if (!type_is_numeric(lt) || !type_is_numeric(rt)) {
 		diag_error(r->d, e->loc, "operator %s needs numbers, not %s and %s", op,
-			   tname(r, lt), tname(r, rt));
+			   rs_tname(r, lt), rs_tname(r, rt));
 		return;
 	}
 	if ((e->op == TOK_SLASH || e->op == TOK_PERCENT) && e->rhs->kind == EX_INT && e->rhs->ival == 0) {
@@ -417,26 +413,19 @@ static void resolve_arith(struct resolver *r, struct expr *e)
 	}
 	bool lreal = lt.kind == TY_REAL, rreal = rt.kind == TY_REAL;
 	if (lreal || rreal) {
-		if (e->op == TOK_PERCENT || (lreal && rreal && (e->op == TOK_STAR || e->op == TOK_SLASH)) ||
-		    (rreal && e->op == TOK_SLASH)) {
-			diag_error(r->d, e->loc, "operator %s on REAL values is not supported in v0 (REAL supports +, -, and * or / by an integer)",
+		if (e->op == TOK_PERCENT || (rreal && e->op == TOK_SLASH)) {
+			diag_error(r->d, e->loc, "operator %s on REAL values is not supported (REAL supports +, -, *, and / by an integer)",
 				   op);
 			return;
 		}
-		if (e->op == TOK_PLUS || e->op == TOK_MINUS) {
+		if (e->op == TOK_PLUS || e->op == TOK_MINUS || (lreal && rreal)) {
 			e->lhs->int_to_real = !lreal;
 			e->rhs->int_to_real = !rreal;
 		}
 		e->type.kind = TY_REAL;
 		return;
 	}
-	if ((e->op == TOK_SLASH || e->op == TOK_PERCENT) &&
-	    (type_is_signed(lt) || type_is_signed(rt))) {
-		/* clang 14 cannot emit signed division for BPF (no sdiv before cpu v4) */
-		diag_error(r->d, e->loc, "operator %s on signed integers (%s, %s) is not supported by eBPF in v0; use UINT types",
-			   op, tname(r, lt), tname(r, rt));
-		return;
-	}
+	/* signed / and %: clang 14 has no sdiv for BPF, codegen calls adn_sdiv64 */
 	if (lt.kind == TY_INT_LITERAL && rt.kind == TY_INT_LITERAL)
 		e->type.kind = TY_INT_LITERAL;
 	else if ((lt.kind == TY_TIMESTAMP || rt.kind == TY_TIMESTAMP) && e->op != TOK_MINUS)
@@ -447,7 +436,8 @@ static void resolve_arith(struct resolver *r, struct expr *e)
 		e->type.kind = TY_UINT64;
 }
 
-static void resolve_expr(struct resolver *r, struct scope *s, struct expr *e)
+
+void rs_resolve_expr(struct resolver *r, struct scope *s, struct expr *e)
 {
 	switch (e->kind) {
 	case EX_INT:
@@ -467,46 +457,42 @@ static void resolve_expr(struct resolver *r, struct scope *s, struct expr *e)
 		break;
 	case EX_CALL:
 		for (size_t i = 0; i < e->n_args; i++)
-			resolve_expr(r, s, e->args[i]);
-		if (strcasecmp(e->name, "random") == 0)
-			e->type = (struct type){ TY_REAL, 0 };
-		else if (strcasecmp(e->name, "now") == 0)
-			e->type = (struct type){ TY_TIMESTAMP, 0 };
-		else {
-			diag_error(r->d, e->loc, "unknown function '%s' (v0 has random() and now())", e->name);
-			break;
-		}
-		if (e->n_args)
-			diag_error(r->d, e->args[0]->loc, "%s() takes no arguments", e->name);
+			rs_resolve_expr(r, s, e->args[i]);
+		rs_resolve_call(r, e);
+		break;
+	case EX_CASE:
+		rs_resolve_case(r, s, e);
 		break;
 	case EX_UNARY:
-		resolve_expr(r, s, e->lhs);
+		rs_resolve_expr(r, s, e->lhs);
 		if (e->op == 'N') {
 			e->type = (struct type){ TY_BOOL, 0 };
 			if (e->lhs->type.kind != TY_BOOL && e->lhs->type.kind != TY_NONE)
-				diag_error(r->d, e->lhs->loc, "NOT needs a BOOL, not %s", tname(r, e->lhs->type));
+				diag_error(r->d, e->lhs->loc, "NOT needs a BOOL, not %s", rs_tname(r, e->lhs->type));
 		} else {
 			e->type = e->lhs->type;
 			if (e->type.kind == TY_REAL)
 				diag_error(r->d, e->loc, "negative REAL values are not supported in v0");
 			else if (!type_is_integer(e->type) && e->type.kind != TY_NONE)
-				diag_error(r->d, e->loc, "unary '-' needs a number, not %s", tname(r, e->type));
+				diag_error(r->d, e->loc, "unary '-' needs a number, not %s", rs_tname(r, e->type));
 			else if (e->type.kind != TY_INT_LITERAL && e->type.kind != TY_NONE)
 				e->type.kind = TY_INT64;
 		}
 		break;
 	case EX_BINARY:
-		resolve_expr(r, s, e->lhs);
-		resolve_expr(r, s, e->rhs);
+		rs_resolve_expr(r, s, e->lhs);
+		rs_resolve_expr(r, s, e->rhs);
 		if (e->op == 'A' || e->op == 'O') {
 			e->type = (struct type){ TY_BOOL, 0 };
 			struct expr *sides[2] = { e->lhs, e->rhs };
 			for (int i = 0; i < 2; i++)
 				if (sides[i]->type.kind != TY_BOOL && sides[i]->type.kind != TY_NONE)
 					diag_error(r->d, sides[i]->loc, "%s needs BOOL operands, not %s",
-						   e->op == 'A' ? "AND" : "OR", tname(r, sides[i]->type));
+						   e->op == 'A' ? "AND" : "OR", rs_tname(r, sides[i]->type));
 		} else if (e->op >= TOK_EQ && e->op <= TOK_GE) {
 			resolve_compare(r, s, e);
+		} else if (e->op == 'L') {
+			rs_resolve_like(r, e);
 		} else {
 			resolve_arith(r, e);
 		}
@@ -514,34 +500,34 @@ static void resolve_expr(struct resolver *r, struct scope *s, struct expr *e)
 	}
 }
 
-static void expect_bool(struct resolver *r, struct expr *e, const char *where)
+void rs_expect_bool(struct resolver *r, struct expr *e, const char *where)
 {
 	if (e->type.kind != TY_BOOL && e->type.kind != TY_NONE)
-		diag_error(r->d, e->loc, "%s must be a condition (BOOL), not %s", where, tname(r, e->type));
+		diag_error(r->d, e->loc, "%s must be a condition (BOOL), not %s", where, rs_tname(r, e->type));
 }
 
 /* ---- statements ---- */
 
-static void flatten_and(struct resolver *r, struct expr *e, struct expr ***out, size_t *n, size_t *cap)
+void rs_flatten_and(struct resolver *r, struct expr *e, struct expr ***out, size_t *n, size_t *cap)
 {
 	if (e->kind == EX_BINARY && e->op == 'A') {
-		flatten_and(r, e->lhs, out, n, cap);
-		flatten_and(r, e->rhs, out, n, cap);
+		rs_flatten_and(r, e->lhs, out, n, cap);
+		rs_flatten_and(r, e->rhs, out, n, cap);
 		return;
 	}
 	ARENA_PUSH(r->a, *out, *n, *cap, e);
 }
 
-static bool mentions_join(const struct expr *e, const struct join_clause *j)
+bool rs_mentions_join(const struct expr *e, const struct join_clause *j)
 {
 	if (!e)
 		return false;
 	if (e->kind == EX_NAME)
 		return e->ref == REF_COLUMN && e->join == j;
-	if (mentions_join(e->lhs, j) || mentions_join(e->rhs, j))
+	if (rs_mentions_join(e->lhs, j) || rs_mentions_join(e->rhs, j))
 		return true;
 	for (size_t i = 0; i < e->n_args; i++)
-		if (mentions_join(e->args[i], j))
+		if (rs_mentions_join(e->args[i], j))
 			return true;
 	return false;
 }
@@ -551,7 +537,7 @@ static void resolve_join(struct resolver *r, struct scope *s, struct join_clause
 {
 	struct element_decl *el = s->el;
 
-	j->tab = find_table(el, j->table.name);
+	j->tab = rs_find_table(el, j->table.name);
 	if (!j->tab) {
 		diag_error(r->d, j->table.loc, "unknown table '%s' in element '%s'", j->table.name, el->name);
 		return;
@@ -569,61 +555,8 @@ static void resolve_join(struct resolver *r, struct scope *s, struct join_clause
 		}
 	}
 	s->n_visible_joins = (size_t)j->index + 1;
-	resolve_expr(r, s, j->on);
-
-	size_t n_keys = 0;
-	for (size_t i = 0; i < j->tab->n_cols; i++)
-		n_keys += j->tab->cols[i].primary_key;
-	j->n_keys = n_keys;
-	j->key_vals = arena_alloc(r->a, sizeof(*j->key_vals) * (n_keys ? n_keys : 1));
-
-	struct expr **conj = NULL;
-	size_t n_conj = 0, cap_conj = 0;
-	flatten_and(r, j->on, &conj, &n_conj, &cap_conj);
-	for (size_t i = 0; i < n_conj; i++) {
-		struct expr *c = conj[i];
-		if (c->type.kind == TY_NONE && c->kind != EX_BINARY)
-			continue;
-		struct expr *col = NULL, *val = NULL;
-		if (c->kind == EX_BINARY && c->op == TOK_EQ) {
-			if (c->lhs->ref == REF_COLUMN && c->lhs->join == j && !mentions_join(c->rhs, j)) {
-				col = c->lhs;
-				val = c->rhs;
-			} else if (c->rhs->ref == REF_COLUMN && c->rhs->join == j && !mentions_join(c->lhs, j)) {
-				col = c->rhs;
-				val = c->lhs;
-			}
-		}
-		if (!col) {
-			if (c->lhs && c->rhs && (c->lhs->type.kind == TY_NONE || c->rhs->type.kind == TY_NONE))
-				continue; /* already reported */
-			diag_error(r->d, c->loc, "JOIN ON must compare key columns of '%s' with values (%s.key = input.field AND ...)",
-				   j->table.name, j->table.name);
-			continue;
-		}
-		if (!col->column->primary_key) {
-			diag_error(r->d, col->loc, "column '%s' is not a key of table '%s'; a JOIN looks rows up by key (move this test to WHERE)",
-				   col->column->name, j->table.name);
-			continue;
-		}
-		size_t k = 0;
-		for (size_t ci = 0; ci < j->tab->n_cols && &j->tab->cols[ci] != col->column; ci++)
-			k += j->tab->cols[ci].primary_key;
-		if (j->key_vals[k]) {
-			diag_error(r->d, col->loc, "key column '%s' is compared twice in JOIN ON", col->column->name);
-			continue;
-		}
-		j->key_vals[k] = val;
-	}
-	size_t k = 0;
-	for (size_t ci = 0; ci < j->tab->n_cols; ci++) {
-		if (!j->tab->cols[ci].primary_key)
-			continue;
-		if (!j->key_vals[k])
-			diag_error(r->d, j->on->loc, "JOIN ON does not give key column '%s' of table '%s'",
-				   j->tab->cols[ci].name, j->table.name);
-		k++;
-	}
+	rs_resolve_expr(r, s, j->on);
+	rs_split_key(r, j, j->on, NULL, NULL, NULL, "JOIN ON");
 }
 
 static void resolve_select(struct resolver *r, struct element_decl *el, enum direction dir,
@@ -631,34 +564,41 @@ static void resolve_select(struct resolver *r, struct element_decl *el, enum dir
 {
 	struct scope s = { .el = el, .dir = dir, .sel = sel };
 
-	if (strcasecmp(sel->from.name, "input") != 0)
+	if (sel->from.name && strcasecmp(sel->from.name, "input") != 0)
 		diag_error(r->d, sel->from.loc, "FROM must name 'input' (the RPC), not '%s'", sel->from.name);
 	for (size_t i = 0; i < sel->n_joins; i++)
 		resolve_join(r, &s, &sel->joins[i]);
 	s.n_visible_joins = sel->n_joins;
+	if (sel->kind != ST_INSERT) {
+		rs_resolve_write(r, &s, sel);
+		return;
+	}
 	for (size_t i = 0; i < sel->n_exprs; i++)
-		resolve_expr(r, &s, sel->exprs[i]);
+		rs_resolve_expr(r, &s, sel->exprs[i]);
 	if (sel->where) {
-		resolve_expr(r, &s, sel->where);
-		expect_bool(r, sel->where, "WHERE");
+		rs_resolve_expr(r, &s, sel->where);
+		rs_expect_bool(r, sel->where, "WHERE");
 	}
 
 	if (strcasecmp(sel->target.name, "output") == 0) {
 		sel->to_output = true;
-		if (!sel->star)
-			diag_error(r->d, sel->exprs[0]->loc, "INSERT INTO output needs SELECT * in v0 (rewriting fields is not supported yet)");
+		if (sel->replace)
+			diag_error(r->d, sel->loc, "INSERT OR REPLACE INTO output: output is not a table with keys; write INSERT INTO output");
+		else if (!sel->star)
+			diag_error(r->d, sel->exprs[0]->loc, "INSERT INTO output needs SELECT * (to change fields write UPDATE input SET field = value before it)");
 		return;
 	}
-	struct table_decl *t = find_table(el, sel->target.name);
+	struct table_decl *t = rs_find_table(el, sel->target.name);
 	if (!t) {
 		diag_error(r->d, sel->target.loc, "unknown table '%s' in element '%s'", sel->target.name, el->name);
 		return;
 	}
 	if (t->kind != TABLE_LOG) {
-		diag_error(r->d, sel->target.loc, "INSERT INTO '%s' ... SELECT: only output and LOG tables can be written from a SELECT in v0",
-			   t->name);
+		rs_resolve_write(r, &s, sel);
 		return;
 	}
+	if (sel->replace)
+		diag_error(r->d, sel->loc, "INSERT OR REPLACE INTO log table '%s': a log only appends", t->name);
 	sel->log = t;
 	if (sel->star) {
 		diag_error(r->d, sel->loc, "INSERT INTO log table '%s' needs one value per column, not SELECT *", t->name);
@@ -672,11 +612,40 @@ static void resolve_select(struct resolver *r, struct element_decl *el, enum dir
 	for (size_t i = 0; i < t->n_cols; i++) {
 		const char *what = arena_printf(r->a, "column '%s' of '%s'", t->cols[i].name, t->name);
 		struct expr *v = sel->exprs[i];
-		if (v->kind == EX_STRING && is_meta_enum(t->cols[i].type)) {
-			resolve_enum_literal(r, &s, t->cols[i].type, v);
+		if (v->kind == EX_STRING && rs_is_meta_enum(t->cols[i].type)) {
+			rs_resolve_enum_literal(r, &s, t->cols[i].type, v);
 			continue;
 		}
-		check_assign(r, t->cols[i].type, v, what);
+		rs_check_assign(r, t->cols[i].type, v, what);
+	}
+}
+
+/* MERGE SUM|MAX|MIN need numbers in every value column; LAST names a
+ * TIMESTAMP value column; a log is never merged row by row. */
+static void check_merge(struct resolver *r, struct table_decl *t)
+{
+	static const char *const names[] = { "UNION", "SUM", "MAX", "MIN", "LAST" };
+	if (!t->merge_loc.line)
+		return;
+	if (t->kind == TABLE_LOG) {
+		diag_error(r->d, t->merge_loc, "log table '%s' cannot have a MERGE policy (logs are concatenated)", t->name);
+		return;
+	}
+	if (t->merge == MERGE_SUM || t->merge == MERGE_MAX || t->merge == MERGE_MIN) {
+		for (size_t i = 0; i < t->n_cols; i++) {
+			const struct column_decl *c = &t->cols[i];
+			if (!c->primary_key && !type_is_numeric(c->type) && c->type.kind != TY_NONE)
+				diag_error(r->d, t->merge_loc, "MERGE %s needs numeric value columns; column '%s' of '%s' is %s",
+					   names[t->merge], c->name, t->name, rs_tname(r, c->type));
+		}
+	}
+	if (t->merge == MERGE_LAST) {
+		const struct column_decl *c = rs_find_column(t, t->merge_ts.name);
+		if (!c)
+			diag_error(r->d, t->merge_ts.loc, "unknown column '%s' in table '%s'", t->merge_ts.name, t->name);
+		else if (c->primary_key || c->type.kind != TY_TIMESTAMP)
+			diag_error(r->d, t->merge_ts.loc, "MERGE LAST needs a TIMESTAMP value column, and '%s' is %s%s",
+				   c->name, c->primary_key ? "a key column of type " : "", rs_tname(r, c->type));
 	}
 }
 
@@ -707,7 +676,7 @@ static void resolve_table(struct resolver *r, struct element_decl *el, struct ta
 			diag_error(r->d, t->loc, "table '%s' needs a PRIMARY KEY", t->name);
 		else if ((size_t)n_keys == t->n_cols)
 			diag_error(r->d, t->loc, "table '%s' needs at least one column that is not in the PRIMARY KEY", t->name);
-		if (t->kind == TABLE_ARRAY) {
+		if (t->kind == TABLE_ARRAY || t->kind == TABLE_PERCPU_ARRAY) {
 			struct column_decl *k = NULL;
 			for (size_t i = 0; i < t->n_cols; i++)
 				if (t->cols[i].primary_key)
@@ -716,6 +685,7 @@ static void resolve_table(struct resolver *r, struct element_decl *el, struct ta
 				diag_error(r->d, t->kind_loc, "ARRAY table '%s' needs exactly one UINT32 key column", t->name);
 		}
 	}
+	check_merge(r, t);
 	if (!t->capacity) {
 		if (!t->capacity_loc.line)
 			diag_error(r->d, t->loc, "table '%s' needs a CAPACITY", t->name);
@@ -727,7 +697,7 @@ static void resolve_table(struct resolver *r, struct element_decl *el, struct ta
 
 static void resolve_rows(struct resolver *r, struct element_decl *el, struct rows_insert *ins)
 {
-	struct table_decl *t = find_table(el, ins->table.name);
+	struct table_decl *t = rs_find_table(el, ins->table.name);
 	if (!t) {
 		diag_error(r->d, ins->table.loc, "unknown table '%s' in element '%s'", ins->table.name, el->name);
 		return;
@@ -743,7 +713,7 @@ static void resolve_rows(struct resolver *r, struct element_decl *el, struct row
 			ins->col_of[i] = &t->cols[i];
 			continue;
 		}
-		ins->col_of[i] = find_column(t, ins->cols[i].name);
+		ins->col_of[i] = rs_find_column(t, ins->cols[i].name);
 		if (!ins->col_of[i])
 			diag_error(r->d, ins->cols[i].loc, "unknown column '%s' in table '%s'", ins->cols[i].name, t->name);
 		for (size_t k = 0; k < i; k++)
@@ -761,10 +731,10 @@ static void resolve_rows(struct resolver *r, struct element_decl *el, struct row
 		for (size_t i = 0; i < n; i++) {
 			if (!ins->col_of[i])
 				continue;
-			resolve_expr(r, &s, row->vals[i]);
+			rs_resolve_expr(r, &s, row->vals[i]);
 			const char *what = arena_printf(r->a, "column '%s' of '%s'", ins->col_of[i]->name, t->name);
-			if (check_assign(r, ins->col_of[i]->type, row->vals[i], what) &&
-			    t->kind == TABLE_ARRAY && ins->col_of[i]->primary_key && t->capacity &&
+			if (rs_check_assign(r, ins->col_of[i]->type, row->vals[i], what) &&
+			    (t->kind == TABLE_ARRAY || t->kind == TABLE_PERCPU_ARRAY) && ins->col_of[i]->primary_key && t->capacity &&
 			    row->vals[i]->kind == EX_INT && row->vals[i]->ival >= t->capacity)
 				diag_error(r->d, row->vals[i]->loc, "index %" PRIu64 " is outside ARRAY table '%s' (CAPACITY %" PRIu64 ")",
 					   row->vals[i]->ival, t->name, t->capacity);
@@ -781,8 +751,8 @@ static void resolve_element(struct resolver *r, struct element_decl *el)
 		if (is_meta_name(f->name, NULL))
 			diag_error(r->d, f->loc, "'%s' is a column of input (the frame header); the element's field needs another name",
 				   f->name);
-		if (is_meta_enum(f->type))
-			diag_error(r->d, f->loc, "type %s is only for log table columns", tname(r, f->type));
+		if (rs_is_meta_enum(f->type))
+			diag_error(r->d, f->loc, "type %s is only for log table columns", rs_tname(r, f->type));
 		for (size_t k = 0; k < i; k++)
 			if (strcmp(el->fields[k].name, f->name) == 0)
 				diag_error(r->d, f->loc, "duplicate field '%s' in element '%s'", f->name, el->name);
@@ -790,15 +760,15 @@ static void resolve_element(struct resolver *r, struct element_decl *el)
 	for (size_t i = 0; i < el->n_params; i++) {
 		struct param_decl *p = &el->params[i];
 		check_ident(r, p->name, p->loc, "parameter");
-		if (find_elem_field(el, p->name) || find_param(el, p->name) != p)
+		if (rs_find_elem_field(el, p->name) || find_param(el, p->name) != p)
 			diag_error(r->d, p->loc, "duplicate name '%s' in element '%s'", p->name, el->name);
-		if (p->type.kind == TY_BYTES || is_meta_enum(p->type)) {
-			diag_error(r->d, p->loc, "parameter '%s' cannot have type %s", p->name, tname(r, p->type));
+		if (p->type.kind == TY_BYTES || rs_is_meta_enum(p->type)) {
+			diag_error(r->d, p->loc, "parameter '%s' cannot have type %s", p->name, rs_tname(r, p->type));
 			p->type.kind = TY_NONE;
 		}
 		struct scope s = { .el = el };
-		resolve_expr(r, &s, p->def);
-		check_assign(r, p->type, p->def, arena_printf(r->a, "parameter '%s'", p->name));
+		rs_resolve_expr(r, &s, p->def);
+		rs_check_assign(r, p->type, p->def, arena_printf(r->a, "parameter '%s'", p->name));
 	}
 	if (el->drop_status) {
 		el->drop_code = status_code(el->drop_status);
@@ -837,8 +807,8 @@ static void check_field_list(struct resolver *r, struct method_decl *m, struct f
 {
 	for (size_t i = 0; i < n; i++) {
 		check_ident(r, fs[i].name, fs[i].loc, "field");
-		if (is_meta_enum(fs[i].type))
-			diag_error(r->d, fs[i].loc, "type %s is only for log table columns", tname(r, fs[i].type));
+		if (rs_is_meta_enum(fs[i].type))
+			diag_error(r->d, fs[i].loc, "type %s is only for log table columns", rs_tname(r, fs[i].type));
 		for (size_t k = 0; k < i; k++)
 			if (strcmp(fs[k].name, fs[i].name) == 0)
 				diag_error(r->d, fs[i].loc, "duplicate field '%s' in %s of method '%s'",
@@ -966,8 +936,8 @@ static void resolve_use(struct resolver *r, struct chain_decl *c, struct chain_u
 				continue;
 			}
 			struct scope s = { .el = el };
-			resolve_expr(r, &s, b->value);
-			if (check_assign(r, el->params[pi].type, b->value,
+			rs_resolve_expr(r, &s, b->value);
+			if (rs_check_assign(r, el->params[pi].type, b->value,
 					 arena_printf(r->a, "parameter '%s'", b->target.name)))
 				u->param_value[pi] = b->value;
 		} else {

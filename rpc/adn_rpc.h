@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * adn RPC library: length-prefixed frames (headers/adn_wire.h) over TCP.
+ * adn RPC library: length-prefixed frames (headers/adn_wire.h) over TCP,
+ * or one frame per UDP datagram.
  *
  * One thread, non-blocking sockets, epoll. A client keeps many calls
  * outstanding on one or several connections; every frame queued since the
@@ -38,6 +39,17 @@ const char *adn_status_name(int status);
  * or the call's deadline passed (ADN_DEADLINE_EXCEEDED). */
 #define ADN_RPC_F_LOCAL 0x8000u
 
+/* ---- UDP ------------------------------------------------------------- */
+
+/* Over UDP each RPC is one datagram holding exactly one frame, so that TC
+ * and XDP programs see RPC boundaries. A frame is at most 1472 bytes,
+ * header included: 1500 (Ethernet MTU) - 20 (IPv4) - 8 (UDP), so a
+ * datagram never fragments on IPv4 (IPv6 has 20 bytes less room but a
+ * 1280-byte minimum MTU and no fragmentation by routers: keep IPv6 paths
+ * at 1500). Calls with a larger body are refused with -EMSGSIZE. */
+#define ADN_UDP_FRAME_MAX 1472u
+#define ADN_UDP_BODY_MAX (ADN_UDP_FRAME_MAX - ADN_HDR_LEN)
+
 /* ---- client ---------------------------------------------------------- */
 
 struct adn_client;
@@ -58,9 +70,35 @@ struct adn_client *adn_client_open(const char *host, uint16_t port,
 				   unsigned nconns, uint16_t layout,
 				   char *err, size_t errlen);
 
+/* A client over UDP: one connected datagram socket to host:port. The same
+ * calls work on it as on a TCP client (adn_client_call, _poll, ...), with
+ * these differences:
+ *  - a body over ADN_UDP_BODY_MAX is refused with -EMSGSIZE;
+ *  - a request with no reply is sent again with the same rpc_id, after
+ *    200 ms, then 400, 800 ms... (adn_client_set_retries); when every try
+ *    has gone unanswered the call completes with ADN_UNAVAILABLE
+ *    (ADN_RPC_F_LOCAL), or with ADN_DEADLINE_EXCEEDED if its deadline
+ *    (adn_client_set_timeout) passes first;
+ *  - every request queued since the last poll leaves in one sendmmsg(),
+ *    replies are read with recvmmsg();
+ *  - a malformed datagram from the server (its len field not the datagram
+ *    length, not a response) is counted in malformed and ignored: nothing
+ *    else depends on it. A reply to a call already completed (a duplicate
+ *    after a retry) is counted in unknown_replies.
+ * rpc_ids start at a random value, so that a restarted client reusing a
+ * port is not answered from the server's reply cache. */
+struct adn_client *adn_client_open_udp(const char *host, uint16_t port, uint16_t layout,
+				       char *err, size_t errlen);
+
+/* UDP: a call is sent at most tries times (1..16; default 4), the first
+ * retry interval_ms (>= 1; default 200) after the first send, each later
+ * one after twice the previous interval. No effect on a TCP client. */
+void adn_client_set_retries(struct adn_client *c, unsigned tries, unsigned interval_ms);
+
 /* Queues one request (body of len bytes, copied) on the next live
  * connection, round-robin. Returns its rpc_id (>= 1), or -EMSGSIZE (body
- * over ADN_FRAME_MAX - 16), -ENOTCONN (every connection is broken),
+ * over ADN_FRAME_MAX - 16; over ADN_UDP_BODY_MAX on UDP), -ENOTCONN (every
+ * connection is broken),
  * -ENOBUFS (too much queued), -EINVAL, -ENOMEM. The request is sent by
  * the next adn_client_poll(). */
 long adn_client_call(struct adn_client *c, uint16_t method, const void *body,
@@ -86,11 +124,12 @@ unsigned adn_client_live_conns(const struct adn_client *c);
 struct adn_client_stats {
 	uint64_t calls;           /* accepted by adn_client_call */
 	uint64_t completed;       /* callbacks run */
-	uint64_t sends;           /* send() system calls made */
+	uint64_t sends;           /* send() / sendmmsg() system calls made */
 	uint64_t unknown_replies; /* responses with no matching outstanding call */
-	uint64_t malformed;       /* connections closed for a malformed frame */
+	uint64_t malformed;       /* connections closed (TCP) or datagrams ignored (UDP) */
 	uint64_t conns_broken;    /* connections lost, whatever the cause */
 	uint64_t timeouts;        /* calls completed with DEADLINE_EXCEEDED */
+	uint64_t retransmits;     /* UDP: requests sent again for want of a reply */
 };
 void adn_client_get_stats(const struct adn_client *c,
 			  struct adn_client_stats *st);
@@ -124,6 +163,22 @@ struct adn_server *adn_server_listen(const char *addr, uint16_t port,
 				     adn_handler_fn fn, void *user,
 				     char *err, size_t errlen);
 
+/* Also serves UDP on the same address and port (one request per
+ * datagram, see ADN_UDP_FRAME_MAX): received with recvmmsg(), answered
+ * through the same handler with resp_cap = ADN_UDP_BODY_MAX, the replies
+ * of one round sent with one sendmmsg(). Malformed datagrams are counted
+ * and ignored. A retried request whose reply is still in the server's
+ * reply cache (keyed by peer address, rpc_id and the request's bytes;
+ * 1024 entries by default) is answered from it without running the
+ * handler again; one whose reply has been evicted runs again, so UDP
+ * calls are at-most-once only within the cache's reach: see
+ * docs/rpc-library.md. 0, or -1 with a one-line reason in err. */
+int adn_server_add_udp(struct adn_server *s, char *err, size_t errlen);
+
+/* Entries of the UDP reply cache (a power of two, 1..65536), before
+ * adn_server_add_udp(). 0 or -EINVAL. */
+int adn_server_set_udp_cache(struct adn_server *s, unsigned entries);
+
 /* The port actually bound. */
 uint16_t adn_server_port(const struct adn_server *s);
 
@@ -140,9 +195,11 @@ struct adn_server_stats {
 	uint64_t accepted;  /* connections accepted */
 	uint64_t closed;    /* connections closed, whatever the cause */
 	uint64_t requests;  /* requests answered */
-	uint64_t malformed; /* connections closed for a malformed frame */
-	uint64_t sends;     /* send() system calls made */
+	uint64_t malformed; /* connections closed (TCP) or datagrams ignored (UDP) for a malformed frame */
+	uint64_t sends;     /* send() / sendmmsg() system calls made */
 	uint64_t active;    /* connections open now */
+	uint64_t datagrams; /* UDP requests received (well-formed) */
+	uint64_t replayed;  /* UDP retries answered from the reply cache */
 };
 void adn_server_get_stats(const struct adn_server *s,
 			  struct adn_server_stats *st);

@@ -14,53 +14,12 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "rpc_internal.h"
+#include "client_internal.h"
 
 #define MAX_CONNS 1024u
-#define FIRST_SLOTS 256u
 #define MAX_SLOTS (1u << 20)
 #define OUT_LIMIT ((size_t)64 << 20) /* queued bytes per connection */
 #define READS_PER_EVENT 16
-
-struct call_slot {
-	uint32_t rpc_id;
-	uint32_t conn;
-	bool used;
-	adn_reply_fn fn;
-	void *user;
-	uint64_t deadline_ns; /* 0: none */
-};
-
-struct client_conn {
-	int fd;
-	bool alive;
-	bool want_out; /* EPOLLOUT armed: a send was partial */
-	struct adn_buf in, out;
-};
-
-struct adn_client {
-	int epfd;
-	uint16_t layout;
-	unsigned nconns, live, next_conn;
-	struct client_conn *conns;
-	struct call_slot *slots;
-	uint32_t mask;
-	uint32_t next_id;
-	size_t outstanding;
-	uint64_t timeout_ns;
-	uint64_t next_expiry_ns; /* no deadline passes before this */
-	int completed_now;       /* completions in the current poll */
-	struct adn_client_stats st;
-	char err[256];
-};
-
-/* A completion taken out of the slot table before its callback runs, so
- * the callback may issue calls (and grow the table) freely. */
-struct done_call {
-	adn_reply_fn fn;
-	void *user;
-	uint32_t rpc_id;
-};
 
 struct adn_client *adn_client_open(const char *host, uint16_t port,
 				   unsigned nconns, uint16_t layout,
@@ -115,6 +74,7 @@ void adn_client_close(struct adn_client *c)
 {
 	if (!c)
 		return;
+	adn_udp_close(c);
 	for (unsigned i = 0; c->conns && i < c->nconns; i++) {
 		if (c->conns[i].fd >= 0)
 			close(c->conns[i].fd);
@@ -175,7 +135,7 @@ static int grow_slots(struct adn_client *c)
 
 /* Picks a fresh rpc_id whose slot is free; ids whose slot is still held
  * by a slow call are skipped. */
-static struct call_slot *take_slot(struct adn_client *c, uint32_t *id)
+struct call_slot *adn_cl_take_slot(struct adn_client *c, uint32_t *id)
 {
 	if (c->outstanding > c->mask && grow_slots(c))
 		return NULL;
@@ -196,6 +156,8 @@ long adn_client_call(struct adn_client *c, uint16_t method, const void *body,
 {
 	if (!fn || (len && !body))
 		return -EINVAL;
+	if (c->udp)
+		return adn_udp_call(c, method, body, len, fn, user);
 	if (len > ADN_FRAME_MAX - ADN_HDR_LEN)
 		return -EMSGSIZE;
 	if (!c->live)
@@ -211,7 +173,7 @@ long adn_client_call(struct adn_client *c, uint16_t method, const void *body,
 	if (rc)
 		return rc;
 	uint32_t id;
-	struct call_slot *s = take_slot(c, &id);
+	struct call_slot *s = adn_cl_take_slot(c, &id);
 	if (!s)
 		return -ENOBUFS;
 
@@ -237,10 +199,12 @@ long adn_client_call(struct adn_client *c, uint16_t method, const void *body,
 	return id;
 }
 
-static struct done_call release(struct adn_client *c, struct call_slot *s)
+struct done_call adn_cl_release(struct adn_client *c, struct call_slot *s)
 {
 	struct done_call d = { .fn = s->fn, .user = s->user, .rpc_id = s->rpc_id };
 
+	if (s->frame)
+		adn_udp_release(c, s);
 	s->used = false;
 	c->outstanding--;
 	c->st.completed++;
@@ -253,7 +217,7 @@ static struct done_call release(struct adn_client *c, struct call_slot *s)
  * of the table, so callbacks that issue new calls (and grow the table)
  * cannot disturb the scan; rescans until nothing matches. New calls never
  * match: they go to live connections and have later deadlines. */
-static void fail_calls(struct adn_client *c, int status,
+void adn_cl_fail_calls(struct adn_client *c, int status,
 		       bool (*match)(const struct call_slot *, uint64_t), uint64_t arg)
 {
 	struct done_call batch[256];
@@ -264,7 +228,7 @@ static void fail_calls(struct adn_client *c, int status,
 		for (uint32_t i = 0; i <= c->mask && n < 256; i++) {
 			struct call_slot *s = &c->slots[i];
 			if (s->used && match(s, arg))
-				batch[n++] = release(c, s);
+				batch[n++] = adn_cl_release(c, s);
 		}
 		for (size_t i = 0; i < n; i++)
 			batch[i].fn(batch[i].user, batch[i].rpc_id, status,
@@ -297,7 +261,7 @@ static void break_conn(struct adn_client *c, unsigned ci, const char *fmt, const
 	c->st.conns_broken++;
 	adn_buf_free(&cn->in);
 	adn_buf_free(&cn->out);
-	fail_calls(c, ADN_UNAVAILABLE, on_conn, ci);
+	adn_cl_fail_calls(c, ADN_UNAVAILABLE, on_conn, ci);
 }
 
 static void set_want_out(struct adn_client *c, unsigned ci, bool on)
@@ -342,7 +306,7 @@ static bool handle_reply(struct adn_client *c, unsigned ci, const struct adn_hdr
 		c->st.unknown_replies++; /* late reply after a deadline, or junk */
 		return true;
 	}
-	struct done_call d = release(c, s);
+	struct done_call d = adn_cl_release(c, s);
 	if (h->status == ADN_OK)
 		d.fn(d.user, d.rpc_id, ADN_OK, h->flags, frame + ADN_HDR_LEN,
 		     h->len - ADN_HDR_LEN);
@@ -391,14 +355,14 @@ static void read_conn(struct adn_client *c, unsigned ci)
 	}
 }
 
-static void expire_calls(struct adn_client *c)
+void adn_cl_expire_calls(struct adn_client *c)
 {
 	uint64_t now = adn_now_ns();
 
 	if (!c->next_expiry_ns || now < c->next_expiry_ns)
 		return;
 	uint64_t before = c->st.completed;
-	fail_calls(c, ADN_DEADLINE_EXCEEDED, expired, now);
+	adn_cl_fail_calls(c, ADN_DEADLINE_EXCEEDED, expired, now);
 	c->st.timeouts += c->st.completed - before;
 	/* Recompute the earliest deadline left. */
 	c->next_expiry_ns = 0;
@@ -409,10 +373,22 @@ static void expire_calls(struct adn_client *c)
 	}
 }
 
+int adn_cl_wait_ms(uint64_t t, int timeout_ms)
+{
+	uint64_t now = adn_now_ns();
+	uint64_t until = now >= t ? 0 : (t - now + 999999) / 1000000;
+
+	if (timeout_ms >= 0 && until > (uint64_t)timeout_ms)
+		return timeout_ms;
+	return until > INT32_MAX ? INT32_MAX : (int)until;
+}
+
 int adn_client_poll(struct adn_client *c, int timeout_ms)
 {
 	struct epoll_event evs[64];
 
+	if (c->udp)
+		return adn_udp_poll(c, timeout_ms);
 	c->completed_now = 0;
 	if (!c->outstanding)
 		return 0;
@@ -422,14 +398,8 @@ int adn_client_poll(struct adn_client *c, int timeout_ms)
 	if (!c->outstanding)
 		return c->completed_now; /* every connection broke */
 
-	if (c->next_expiry_ns) {
-		uint64_t now = adn_now_ns();
-		int until = now >= c->next_expiry_ns
-				    ? 0
-				    : (int)((c->next_expiry_ns - now + 999999) / 1000000);
-		if (timeout_ms < 0 || until < timeout_ms)
-			timeout_ms = until;
-	}
+	if (c->next_expiry_ns)
+		timeout_ms = adn_cl_wait_ms(c->next_expiry_ns, timeout_ms);
 	int n = epoll_wait(c->epfd, evs, 64, timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? c->completed_now : -errno;
@@ -440,6 +410,6 @@ int adn_client_poll(struct adn_client *c, int timeout_ms)
 		if ((evs[i].events & EPOLLOUT) && c->conns[ci].alive)
 			flush_conn(c, ci);
 	}
-	expire_calls(c);
+	adn_cl_expire_calls(c);
 	return c->completed_now;
 }

@@ -42,11 +42,23 @@ long adn_buf_read(int fd, struct adn_buf *in, size_t need);
  * EPOLLOUT), -errno on a broken connection. */
 int adn_buf_send(int fd, struct adn_buf *out);
 
+struct addrinfo;
+
 /* Socket helpers. Each fills err (one line) and returns -1 on failure. */
+/* getaddrinfo for socktype (SOCK_STREAM / SOCK_DGRAM); passive with no
+ * host means 0.0.0.0. */
+int adn_sock_resolve(const char *host, uint16_t port, int passive, int socktype,
+		     struct addrinfo **res, char *err, size_t errlen);
 int adn_sock_connect(const char *host, uint16_t port, char *err, size_t errlen);
 int adn_sock_listen(const char *addr, uint16_t port, uint16_t *bound,
 		    char *err, size_t errlen);
 int adn_sock_tune(int fd); /* non-blocking + TCP_NODELAY: 0 or -errno */
+/* UDP: a non-blocking datagram socket connected to host:port (client), or
+ * bound to addr:port (server; *bound gets the port). Socket buffers are
+ * enlarged (best effort) for bursts of pipelined datagrams. */
+int adn_sock_udp_connect(const char *host, uint16_t port, char *err, size_t errlen);
+int adn_sock_udp_bind(const char *addr, uint16_t port, uint16_t *bound,
+		      char *err, size_t errlen);
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t adn_now_ns(void);

@@ -13,32 +13,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "rpc_internal.h"
+#include "server_internal.h"
 
 #define OUT_LIMIT ((size_t)64 << 20)
 /* Above this many unsent bytes a connection is not read until it drains,
  * so a client that never reads cannot make the server grow without end. */
 #define OUT_HIGH ((size_t)8 << 20)
 #define READS_PER_EVENT 16
-
-struct srv_conn {
-	int fd;
-	uint32_t events; /* as registered with epoll */
-	struct adn_buf in, out;
-	struct srv_conn *prev, *next;
-};
-
-struct adn_server {
-	int lfd, epfd;
-	uint16_t port;
-	adn_handler_fn fn;
-	void *user;
-	uint8_t *scratch; /* response body, ADN_FRAME_MAX - 16 bytes */
-	struct srv_conn *conns;
-	int answered; /* requests answered in the current poll */
-	struct adn_server_stats st;
-	char err[256];
-};
 
 struct adn_server *adn_server_listen(const char *addr, uint16_t port,
 				     adn_handler_fn fn, void *user,
@@ -57,6 +38,13 @@ struct adn_server *adn_server_listen(const char *addr, uint16_t port,
 	s->fn = fn;
 	s->user = user;
 	s->epfd = -1;
+	s->udp_cache_entries = 1024;
+	if (addr && *addr && !(s->addr = strdup(addr))) {
+		adn_errf(err, errlen, "out of memory");
+		free(s->scratch);
+		free(s);
+		return NULL;
+	}
 	s->lfd = adn_sock_listen(addr, port, &s->port, err, errlen);
 	if (s->lfd < 0)
 		goto fail;
@@ -115,6 +103,8 @@ void adn_server_close(struct adn_server *s)
 		return;
 	while (s->conns)
 		drop_conn(s, s->conns);
+	adn_udp_server_close(s);
+	free(s->addr);
 	if (s->lfd >= 0)
 		close(s->lfd);
 	if (s->epfd >= 0)
@@ -298,6 +288,10 @@ int adn_server_poll(struct adn_server *s, int timeout_ms)
 		struct srv_conn *cn = evs[i].data.ptr;
 		if (!cn) {
 			accept_conns(s);
+			continue;
+		}
+		if (evs[i].data.ptr == ADN_UDP_MARK) {
+			adn_udp_serve(s);
 			continue;
 		}
 		/* Each connection appears once per epoll_wait, so freeing it

@@ -46,12 +46,12 @@ int adn_sock_tune(int fd)
 	return 0;
 }
 
-static int resolve(const char *host, uint16_t port, int passive,
-		   struct addrinfo **res, char *err, size_t errlen)
+int adn_sock_resolve(const char *host, uint16_t port, int passive, int socktype,
+		     struct addrinfo **res, char *err, size_t errlen)
 {
 	struct addrinfo hints = {
 		.ai_family = AF_UNSPEC,
-		.ai_socktype = SOCK_STREAM,
+		.ai_socktype = socktype,
 		.ai_flags = passive ? AI_PASSIVE : 0,
 	};
 	char service[8];
@@ -76,7 +76,7 @@ int adn_sock_connect(const char *host, uint16_t port, char *err, size_t errlen)
 
 	if (!host || !*host)
 		host = "127.0.0.1";
-	if (resolve(host, port, 0, &res, err, errlen))
+	if (adn_sock_resolve(host, port, 0, SOCK_STREAM, &res, err, errlen))
 		return -1;
 	/* Connect blocking, so that an unreachable server is reported by
 	 * adn_client_open() rather than by the first call. */
@@ -114,7 +114,7 @@ int adn_sock_listen(const char *addr, uint16_t port, uint16_t *bound,
 	const char *shown = (addr && *addr) ? addr : "0.0.0.0";
 	int one = 1;
 
-	if (resolve(addr, port, 1, &res, err, errlen))
+	if (adn_sock_resolve(addr, port, 1, SOCK_STREAM, &res, err, errlen))
 		return -1;
 	int fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, res->ai_protocol);
 	if (fd < 0) {

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev check
-	  pkg-config iproute2 make gcc jq bc)
+	  pkg-config iproute2 make gcc jq bc libclang-rt-14-dev)
 [ "${ADN_BENCH:-0}" = 1 ] && packages+=(haproxy gnuplot-nox)
 
 missing=()

@@ -56,6 +56,52 @@ require_root() {
 	[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (real BPF)"; exit 77; }
 }
 
+# Kernel features are probed, never inferred from the version: `bpftool
+# feature probe kernel` (libbpf's probes: load a tiny program or map of each
+# type, a tiny program calling each helper) runs once per run of
+# run_kernel_tests.sh (cached in $ADN_FEATURES) or once per test.
+kernel_features() {
+	local f=${ADN_FEATURES:-$TEST_TMP/features.json}
+	if [ ! -s "$f" ]; then
+		bpftool feature probe kernel -j >"$f.tmp" 2>/dev/null && mv "$f.tmp" "$f" ||
+			{ rm -f "$f.tmp"; return 1; }
+	fi
+	echo "$f"
+}
+
+# require_features FEATURE... : skip the test (exit 77, saying what is
+# missing) unless the running kernel has every FEATURE:
+#   prog:TYPE  map:TYPE  helper:PROGTYPE:bpf_NAME  misc:NAME
+# with bpftool's names (prog:sk_msg, map:sockhash, helper:sk_msg:bpf_loop,
+# misc:bounded_loops). If the probe itself fails the test runs anyway.
+require_features() {
+	local f missing
+	f=$(kernel_features) || { note "bpftool feature probe failed; not checking features"; return 0; }
+	missing=$(jq -r --arg want "$*" '. as $k | $want | split(" ") | map(select(length > 0))
+		| map(select((split(":")) as $p |
+			if $p[0] == "prog" then $k.program_types["have_\($p[1])_prog_type"] == true
+			elif $p[0] == "map" then $k.map_types["have_\($p[1])_map_type"] == true
+			elif $p[0] == "helper" then ($k.helpers["\($p[1])_available_helpers"] // []) | any(.[]; . == $p[2])
+			elif $p[0] == "misc" then $k.misc["have_\($p[1])"] == true
+			else false end | not)) | join(" ")' "$f") || return 0
+	[ -z "$missing" ] || { echo "SKIP: kernel $(uname -r) lacks $missing"; exit 77; }
+}
+
+# What the kv chain (adnc's kv.bpf.o and bpf/reference/kv_chain.bpf.o) needs
+# from the kernel: its program and map types and the helpers it calls. A
+# new helper in the runtime (bpf/*.h) or in generated code goes here too.
+require_chain_features() {
+	require_features prog:sock_ops prog:sk_msg \
+		map:sockhash map:sk_storage map:ringbuf map:prog_array map:percpu_array map:hash map:array \
+		helper:sock_ops:bpf_sock_hash_update \
+		helper:sk_msg:bpf_msg_apply_bytes helper:sk_msg:bpf_msg_cork_bytes \
+		helper:sk_msg:bpf_msg_pull_data helper:sk_msg:bpf_msg_redirect_hash \
+		helper:sk_msg:bpf_sk_storage_get helper:sk_msg:bpf_ringbuf_output \
+		helper:sk_msg:bpf_loop helper:sk_msg:bpf_tail_call \
+		helper:sk_msg:bpf_get_prandom_u32 helper:sk_msg:bpf_ktime_get_ns \
+		misc:bounded_loops
+}
+
 cgroup2_root() {
 	awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts
 }
@@ -170,4 +216,17 @@ status_count() {
 # stat CHAIN NAME : a counter of adn_stats summed over CPUs.
 chain_stat() {
 	"$ADN_LOAD" status "$1" --json | jq -r --arg n "$2" '.stats[$n]'
+}
+
+# use_element NAME : compile elements/NAME/NAME.adn (the element and its
+# example chain over kv) and point KV_OBJ at the object.
+use_element() {
+	"$ADNC" "$ADN_ROOT/elements/$1/$1.adn" -o "$TEST_TMP/$1/" >"$TEST_TMP/adnc-$1.out" 2>&1 ||
+		fail "adnc elements/$1/$1.adn: $(cat "$TEST_TMP/adnc-$1.out")"
+	KV_OBJ=$TEST_TMP/$1/$1.bpf.o
+}
+
+# table_json CHAIN ELEMENT.TABLE : the rows of a table as a JSON array.
+table_json() {
+	"$ADNCTL" table "$1" "$2" list --json
 }

@@ -6,6 +6,11 @@
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 export ADN_ROOT=$root
+# the kernel's features, probed once for all tests (lib.sh: require_features)
+if [ -z "${ADN_FEATURES:-}" ]; then
+	export ADN_FEATURES=/tmp/adn-features.$$.json
+	trap 'rm -f "$ADN_FEATURES"' EXIT
+fi
 pass=0 failed=() skipped=0
 
 run_one() { # label file [env...]

@@ -35,6 +35,7 @@ struct options {
 	double timeout;
 	enum mode mode;
 	bool json;
+	bool udp;
 };
 
 /* Latencies in a log-linear histogram: 64 sub-buckets per power of two
@@ -239,7 +240,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: kv-client [--host H] [--port N] [--user NAME] [--count N | --duration SECONDS]\n"
 		"                 [--outstanding K] [--conns C] [--method get|put|mixed]\n"
-		"                 [--value-size B] [--timeout SECONDS] [--json]\n"
+		"                 [--value-size B] [--timeout SECONDS] [--udp] [--json]\n"
 		"  --host H           server (default 127.0.0.1)\n"
 		"  --port N           port (default %d)\n"
 		"  --user NAME        username in every request, at most 16 bytes (default alice)\n"
@@ -250,10 +251,12 @@ static void usage(FILE *f)
 		"  --method M         get, put or mixed (default get)\n"
 		"  --value-size B     bytes of each PUT value (default 32)\n"
 		"  --timeout S        per-call deadline; 0 = none (default 5)\n"
+		"  --udp              one RPC per UDP datagram (at most %u bytes each; calls\n"
+		"                     without a reply are retried, then end UNAVAILABLE)\n"
 		"  --json             print the summary as one JSON object\n"
 		"exit: 0 all calls completed (any status), 1 usage error, 2 could not connect\n"
 		"      or some calls got no reply\n",
-		KV_PORT);
+		KV_PORT, ADN_UDP_FRAME_MAX);
 }
 
 static int bad_value(const char *opt, const char *val, const char *want)
@@ -302,6 +305,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "value-size", required_argument, NULL, 'v' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "udp", no_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -371,6 +375,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'j':
 			o->json = true;
 			break;
+		case 'U':
+			o->udp = true;
+			break;
 		case 'h':
 			return -1;
 		default:
@@ -385,6 +392,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 	}
 	if (have_count && o->duration > 0) {
 		fprintf(stderr, "kv-client: give --count or --duration, not both\n");
+		return 1;
+	}
+	if (o->udp && o->conns != 1) {
+		fprintf(stderr, "kv-client: --conns applies to TCP only (--udp uses one socket)\n");
 		return 1;
 	}
 	if (o->timeout * 1000 > 4e9) {
@@ -422,8 +433,12 @@ int main(int argc, char **argv)
 	for (unsigned long i = 0; i < r.o.value_size; i++)
 		r.value[i] = (uint8_t)('a' + i % 26);
 
-	r.client = adn_client_open(r.o.host, (uint16_t)r.o.port, (unsigned)r.o.conns,
-				   (uint16_t)KV_LAYOUT_HASH, err, sizeof(err));
+	if (r.o.udp)
+		r.client = adn_client_open_udp(r.o.host, (uint16_t)r.o.port,
+					       (uint16_t)KV_LAYOUT_HASH, err, sizeof(err));
+	else
+		r.client = adn_client_open(r.o.host, (uint16_t)r.o.port, (unsigned)r.o.conns,
+					   (uint16_t)KV_LAYOUT_HASH, err, sizeof(err));
 	if (!r.client) {
 		fprintf(stderr, "kv-client: %s\n", err);
 		return 2;
@@ -443,6 +458,11 @@ int main(int argc, char **argv)
 			if (e == -ENOTCONN) {
 				fprintf(stderr, "kv-client: every connection is lost (%s)\n",
 					adn_client_error(r.client));
+				stopped = true;
+			} else if (e == -EMSGSIZE && r.o.udp) {
+				fprintf(stderr, "kv-client: a request does not fit in one datagram "
+						"(at most %u bytes of body over UDP): lower --value-size\n",
+					ADN_UDP_BODY_MAX);
 				stopped = true;
 			} else if (e < 0) {
 				fprintf(stderr, "kv-client: cannot send: %s\n", strerror((int)-e));

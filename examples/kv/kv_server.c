@@ -265,9 +265,10 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: kv-server [--listen ADDR] [--port N] [--stats-file PATH]\n"
+		"usage: kv-server [--listen ADDR] [--port N] [--udp] [--stats-file PATH]\n"
 		"  --listen ADDR      address to listen on (default 0.0.0.0)\n"
 		"  --port N           TCP port (default %d; 0 picks a free one)\n"
+		"  --udp              also serve UDP on the same port (one RPC per datagram)\n"
 		"  --stats-file PATH  at SIGTERM/SIGINT write {\"handled\": N, \"by_user\": {...}}\n"
 		"                     there (default: stderr)\n",
 		KV_PORT);
@@ -279,11 +280,13 @@ int main(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "stats-file", required_argument, NULL, 's' },
+		{ "udp", no_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *listen_addr = NULL, *stats_path = NULL;
 	unsigned long port = KV_PORT;
+	bool udp = false;
 	int opt;
 
 	opterr = 0;
@@ -304,6 +307,9 @@ int main(int argc, char **argv)
 			break;
 		case 's':
 			stats_path = optarg;
+			break;
+		case 'U':
+			udp = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -332,8 +338,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kv-server: %s\n", err);
 		return 1;
 	}
-	printf("kv-server: listening on %s:%u\n", listen_addr && *listen_addr ? listen_addr : "0.0.0.0",
-	       adn_server_port(srv));
+	if (udp && adn_server_add_udp(srv, err, sizeof(err))) {
+		fprintf(stderr, "kv-server: %s\n", err);
+		adn_server_close(srv);
+		return 1;
+	}
+	printf("kv-server: listening on %s:%u%s\n",
+	       listen_addr && *listen_addr ? listen_addr : "0.0.0.0", adn_server_port(srv),
+	       udp ? " (tcp and udp)" : "");
 	fflush(stdout);
 
 	int rc = adn_server_run(srv, &stop);

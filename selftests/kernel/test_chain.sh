@@ -5,6 +5,7 @@
 source "$(dirname "$0")/../lib.sh"
 require_root
 ensure_bpffs
+require_chain_features
 
 PORT=17071
 CHAIN=adntest-chain

@@ -4,6 +4,7 @@
 source "$(dirname "$0")/../lib.sh"
 require_root
 ensure_bpffs
+require_chain_features
 
 PORT=17075
 CHAIN=adntest-detach

@@ -381,6 +381,104 @@ START_TEST(test_features_compile_with_clang)
 }
 END_TEST
 
+START_TEST(test_state_compiles_with_clang)
+{
+	compile_with_clang("selftests/golden/state.adn", "c");
+}
+END_TEST
+
+START_TEST(test_ten_compiles_with_clang)
+{
+	compile_with_clang("selftests/golden/ten.adn", "ten");
+}
+END_TEST
+
+/* Every library element with its example chain. */
+static const char *const library[] = {
+	"acl", "logging", "fault", "ratelimit", "ratelimit_key", "metrics",
+	"mutation", "circuitbreaker", "admission", "bandwidth",
+};
+
+START_TEST(test_element_compiles_with_clang)
+{
+	char adn[256];
+	snprintf(adn, sizeof(adn), "elements/%s/%s.adn", library[_i], library[_i]);
+	compile_with_clang(adn, library[_i]);
+}
+END_TEST
+
+/* The C of the statements that write state and rewrite fields. */
+START_TEST(test_state_bpf_shape)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/selftests/golden/state.adn", root());
+	char *src = slurp(path, NULL);
+	struct adnc_unit *u;
+	char *d = compile("state.adn", src, &u);
+	ck_assert_msg(u->ir, "state.adn does not compile:\n%s", d);
+	char *c = adnc_gen_bpf(u);
+	const char *want[] = {
+		"BPF_MAP_TYPE_PERCPU_ARRAY",
+		"bpf_map_update_elem(&rl__bucket, &ins_key, &ins_val, BPF_NOEXIST);",
+		/* SET values are computed before any store */
+		"__typeof__(row_bucket->last) adn_v1 = adn_now();\n\t\trow_bucket->tokens = adn_v0;",
+		"__sync_fetch_and_add(&row_tot->n, adn_v0);",
+		"__sync_fetch_and_add(&row_bucket->tokens, -adn_v0);",
+		/* per-CPU rows are plain stores */
+		"row_counts->n = adn_v0;",
+		"adn_sdiv64(",
+		"adn_hash_fin(adn_hash_mix(adn_hash_mix(adn_hash_mix(ADN_HASH_SEED, adn_gen_ld64(f->net.username + 0)), adn_gen_ld64(f->net.username + 8)), (__u64)f->hdr.len))",
+		"(adn_gen_ld16(f->net.username + 0) == 0x6c61U) /* 'al' */",
+		"bpf_map_delete_elem(&rl__bucket, &key_bucket);",
+		"static __always_inline int mut_request(struct adn_frame *f, int *rw)",
+		"*rw = 1;",
+		"return rw ? ADN_PASS_REWRITE : 0;",
+		"\"merge=rl.bucket LAST last\\n\"",
+		"\"merge=rl.counts SUM\\n\"",
+		"\"merge=rl.tot MAX\\n\"",
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		ck_assert_msg(strstr(c, want[i]), "generated C lacks:\n%s", want[i]);
+	/* the rewritten field travels in the network header */
+	ck_assert_ptr_nonnull(ir_net_field(u->ir, "key"));
+	free(c);
+	free(d);
+	free(src);
+	adnc_unit_free(u);
+}
+END_TEST
+
+/* The reordering rule: moves allowed past an inert element, refused past
+ * a logger and past another dropper; -O0 keeps the written order. */
+START_TEST(test_reorder)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/selftests/golden/reorder.adn", root());
+	char *src = slurp(path, NULL);
+	struct adnc_unit *u;
+	char *d = compile("reorder.adn", src, &u);
+	ck_assert_msg(u->ir, "reorder.adn does not compile:\n%s", d);
+	ir_reorder(&u->arena, u->ir, 0);
+	ck_assert_str_eq(u->ir->elems[1].decl->name, "tag");
+	ck_assert_uint_eq(u->ir->n_moves, 0);
+	ir_reorder(&u->arena, u->ir, 1);
+	const char *want[] = { "logging", "acl", "fault", "tag" };
+	for (int i = 0; i < 4; i++)
+		ck_assert_str_eq(u->ir->elems[i].decl->name, want[i]);
+	ck_assert_uint_eq(u->ir->n_moves, 4);
+	ck_assert(u->ir->moves[0].allowed && !u->ir->moves[1].allowed);
+	ck_assert(strstr(u->ir->moves[1].reason, "appends to log table 'log'"));
+	ck_assert(u->ir->moves[2].allowed && !u->ir->moves[3].allowed);
+	ck_assert(strstr(u->ir->moves[3].reason, "can drop requests too"));
+	char *c = adnc_gen_bpf(u);
+	ck_assert(strstr(c, "status = fault_request(f);\n\tif (status) {\n\t\t*at = 2;"));
+	free(c);
+	free(d);
+	free(src);
+	adnc_unit_free(u);
+}
+END_TEST
+
 static const char roundtrip_c[] =
 	"#include <assert.h>\n#include <stdio.h>\n#include <string.h>\n#include \"kv_rpc.h\"\n"
 	"int main(void)\n{\n"
@@ -560,6 +658,12 @@ static Suite *compiler_suite(void)
 	tcase_add_test(gen, test_kv_bpf_shape);
 	tcase_add_test(gen, test_kv_compiles_with_clang);
 	tcase_add_test(gen, test_features_compile_with_clang);
+	tcase_add_test(gen, test_state_compiles_with_clang);
+	tcase_add_test(gen, test_state_bpf_shape);
+	tcase_add_test(gen, test_reorder);
+	tcase_add_test(gen, test_ten_compiles_with_clang);
+	tcase_add_loop_test(gen, test_element_compiles_with_clang, 0,
+			    (int)(sizeof(library) / sizeof(library[0])));
 	tcase_add_test(gen, test_kv_header_roundtrip);
 	tcase_add_test(gen, test_features_header_roundtrip);
 	tcase_add_test(gen, test_exit_codes);

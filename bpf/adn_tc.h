@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * The TC program of a chain: SEC("tc"), a cls_bpf classifier in
+ * direct-action mode, for RPCs carried one per UDP datagram. Included last
+ * by a chain, after it has defined (docs/internals.md section 3):
+ *
+ *   ADN_N_ELEMENTS
+ *   int adn_chain_request(struct adn_frame *f, __u32 *at);
+ *   int adn_chain_response(struct adn_frame *f, __u32 from);
+ *
+ * Attach it at the client's egress (requests leave: the earliest point that
+ * still sees every RPC of the client) and, for response-side elements, at
+ * the client's ingress; or at a server's ingress/egress. The same program
+ * works in each place:
+ *
+ *  - a request (UDP to adn_cfg.port) runs adn_chain_request; a request an
+ *    element drops becomes the network's reply in place (kind = response,
+ *    the element's status, ADN_F_NET_REPLY), addresses and ports swapped,
+ *    and is redirected back: at an egress hook into the same device's
+ *    ingress (BPF_F_INGRESS), so the client's own socket receives it; at
+ *    an ingress hook out of the same device, towards the client;
+ *  - a response (UDP from the port) runs adn_chain_response, unless the
+ *    network made it (ADN_F_NET_REPLY): that one has been through the
+ *    chain already;
+ *  - a malformed datagram of the port (shorter than a header, its len
+ *    field not the UDP payload length, a request too short for the
+ *    network fields, the wrong kind for its direction, a fragment) is
+ *    counted in adn_stats.malformed and dropped (TC_ACT_SHOT); unlike a
+ *    TCP stream nothing else depends on it, so nothing else is affected.
+ *
+ * Checksums: a reply changes 4 header bytes and a rewrite the network
+ * fields; swapping addresses and ports changes no checksum (the sums are
+ * over the same words). bpf_l4_csum_replace does the right thing for each
+ * skb state: at the sender's egress the skb is usually CHECKSUM_PARTIAL
+ * (the checksum field holds the pseudo-header sum, the payload is summed
+ * later) and a payload change must not touch it; otherwise the field is
+ * updated. BPF_F_MARK_MANGLED_0 keeps a 0 ("no checksum", IPv4) at 0.
+ */
+#ifndef ADN_TC_H
+#define ADN_TC_H
+
+#include <linux/pkt_cls.h>
+#include "adn_pkt.h"
+#include "adn_dgram.h"
+
+/* At an ingress hook the kernel has set the skb's input device to the
+ * device the hook is on; at egress it is 0 for local traffic and the
+ * input device for forwarded traffic (another device). */
+static __always_inline int adn_tc_at_ingress(const struct __sk_buff *skb)
+{
+	return skb->ingress_ifindex == skb->ifindex;
+}
+
+/* Writes header bytes 10..13 (kind, status, flags) and fixes the UDP
+ * checksum. 0 or -1. */
+static __always_inline int adn_tc_write_hdr_word(struct __sk_buff *skb, const struct adn_pkt *p,
+						 struct adn_dgram *d)
+{
+	__u32 new_word = adn_dgram_hdr_word(d);
+
+	if (bpf_skb_store_bytes(skb, p->payload_off + ADN_HDR_WORD_OFF, &new_word,
+				sizeof(new_word), 0))
+		return -1;
+	return bpf_l4_csum_replace(skb, p->l4_off + __builtin_offsetof(struct udphdr, check),
+				   d->old_word, new_word,
+				   sizeof(new_word) | BPF_F_MARK_MANGLED_0) ? -1 : 0;
+}
+
+/* Writes the network fields back and fixes the UDP checksum by the
+ * difference of the two sums of the prefix. 0 or -1. */
+static __always_inline int adn_tc_write_net(struct __sk_buff *skb, const struct adn_pkt *p,
+					    struct adn_dgram *d)
+{
+	__u32 diff = (__u32)bpf_csum_diff(0, 0, d->u.w, sizeof(d->u.w), ~d->old_sum);
+
+	if (bpf_skb_store_bytes(skb, p->payload_off + ADN_HDR_LEN, &d->u.f.net, ADN_NET_LEN, 0))
+		return -1;
+	/* size 0: "to" is a checksum difference from bpf_csum_diff */
+	return bpf_l4_csum_replace(skb, p->l4_off + __builtin_offsetof(struct udphdr, check), 0, diff,
+				   BPF_F_MARK_MANGLED_0) ? -1 : 0;
+}
+
+static __always_inline int adn_tc_reply(struct __sk_buff *skb, const struct adn_pkt *p,
+					struct adn_dgram *d)
+{
+	int ingress = adn_tc_at_ingress(skb);
+
+	/* Direct writes first: the helpers below invalidate packet pointers. */
+	if (adn_pkt_swap((void *)(long)skb->data, (void *)(long)skb->data_end, p))
+		return TC_ACT_SHOT;
+	if (adn_tc_write_hdr_word(skb, p, d))
+		return TC_ACT_SHOT;
+	return bpf_redirect(skb->ifindex, ingress ? 0 : BPF_F_INGRESS);
+}
+
+SEC("tc")
+int adn_tc(struct __sk_buff *skb)
+{
+	struct adn_cfg *cfg;
+	struct adn_dgram d;
+	struct adn_pkt p = {};
+	enum adn_pkt_class cls;
+	__u32 zero = 0, linear;
+	int have_prefix;
+
+	cfg = bpf_map_lookup_elem(&adn_cfg, &zero);
+	if (!cfg || !cfg->port || cfg->port > 0xffff)
+		return TC_ACT_OK;
+	/* The headers are linear for locally made packets; make sure. */
+	linear = skb->data_end - skb->data;
+	if (linear < ADN_L2L4_MAX && skb->len > linear)
+		bpf_skb_pull_data(skb, skb->len < ADN_L2L4_MAX ? skb->len : ADN_L2L4_MAX);
+
+	cls = adn_pkt_parse((void *)(long)skb->data, (void *)(long)skb->data_end, skb->len,
+			    bpf_htons((__u16)cfg->port), &p);
+	if (cls == ADN_PKT_OTHER)
+		return TC_ACT_OK;
+	if (cls == ADN_PKT_BAD || p.payload_len < ADN_HDR_LEN)
+		goto bad;
+
+	/* The prefix is copied with bpf_skb_load_bytes: it may lie in paged
+	 * data, and elements read it from the stack. */
+	d.u.w[ADN_FRAME_WORDS - 1] = 0;
+	have_prefix = p.payload_len >= ADN_FRAME_PREFIX;
+	if (have_prefix) {
+		if (bpf_skb_load_bytes(skb, p.payload_off, &d.u.f, ADN_FRAME_PREFIX))
+			goto bad;
+	} else {
+		__builtin_memset(&d.u, 0, sizeof(d.u));
+		if (bpf_skb_load_bytes(skb, p.payload_off, &d.u.f.hdr, ADN_HDR_LEN))
+			goto bad;
+	}
+
+	switch (adn_dgram_decide(&d, p.payload_len, p.request, have_prefix)) {
+	case ADN_DG_PASS:
+		return TC_ACT_OK;
+	case ADN_DG_STATUS:
+		return adn_tc_write_hdr_word(skb, &p, &d) ? TC_ACT_SHOT : TC_ACT_OK;
+	case ADN_DG_NET:
+#ifndef ADN_NO_REWRITE
+		return adn_tc_write_net(skb, &p, &d) ? TC_ACT_SHOT : TC_ACT_OK;
+#else
+		return TC_ACT_OK;
+#endif
+	case ADN_DG_REPLY:
+		return adn_tc_reply(skb, &p, &d);
+	default:
+		break;
+	}
+bad:
+	ADN_COUNT(malformed);
+	return TC_ACT_SHOT;
+}
+
+#endif /* ADN_TC_H */

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/* UDP sockets: a connected client socket, a bound server socket. */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "rpc_internal.h"
+
+/* Room for bursts of pipelined datagrams: the default (~200 KiB) holds
+ * only a few hundred small frames. Best effort: capped by net.core.*mem_max. */
+#define UDP_SOCKBUF (4 << 20)
+
+static void enlarge_buffers(int fd)
+{
+	int sz = UDP_SOCKBUF;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+}
+
+int adn_sock_udp_connect(const char *host, uint16_t port, char *err, size_t errlen)
+{
+	struct addrinfo *res, *ai;
+	int fd = -1, saved = 0;
+
+	if (!host || !*host)
+		host = "127.0.0.1";
+	if (adn_sock_resolve(host, port, 0, SOCK_DGRAM, &res, err, errlen))
+		return -1;
+	/* A connected socket: send() needs no address, and the kernel
+	 * delivers only datagrams from the server's address and port. */
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			saved = errno;
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		saved = errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0) {
+		adn_errf(err, errlen, "cannot connect UDP to %s port %u: %s", host, port,
+			 strerror(saved));
+		return -1;
+	}
+	enlarge_buffers(fd);
+	return fd;
+}
+
+int adn_sock_udp_bind(const char *addr, uint16_t port, uint16_t *bound,
+		      char *err, size_t errlen)
+{
+	struct addrinfo *res;
+	const char *shown = (addr && *addr) ? addr : "0.0.0.0";
+
+	if (adn_sock_resolve(addr, port, 1, SOCK_DGRAM, &res, err, errlen))
+		return -1;
+	int fd = socket(res->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		adn_errf(err, errlen, "socket: %s", strerror(errno));
+		freeaddrinfo(res);
+		return -1;
+	}
+	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0) {
+		adn_errf(err, errlen, "cannot bind UDP %s port %u: %s", shown, port,
+			 strerror(errno));
+		goto fail;
+	}
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
+		adn_errf(err, errlen, "getsockname: %s", strerror(errno));
+		goto fail;
+	}
+	*bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+						: ((struct sockaddr_in *)&ss)->sin_port);
+	enlarge_buffers(fd);
+	freeaddrinfo(res);
+	return fd;
+fail:
+	close(fd);
+	freeaddrinfo(res);
+	return -1;
+}
