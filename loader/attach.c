@@ -20,6 +20,7 @@
 #include <bpf/libbpf.h>
 
 #include "adn_chaindir.h"
+#include "adn_chainobj.h"
 #include "adn_err.h"
 #include "adn_meta.h"
 #include "adn_pinned.h"
@@ -44,8 +45,9 @@ struct attach_state {
 	struct bpf_link *link[MAX_CGROUPS];
 	int n_links;
 	struct bpf_object *obj;
-	struct bpf_program *sockops, *msg;
+	struct bpf_program *sockops, *msg, *dispatch;
 	struct bpf_map *socks;
+	int obj_fd; /* adn_obj: the object file, for update/migrate/snapshot */
 	bool dir_created;
 	bool msg_attached;
 	const char *chain;
@@ -203,6 +205,9 @@ static int find_programs(struct attach_state *s, const char *obj_path)
 		enum bpf_prog_type type = bpf_program__type(prog);
 		if (type == BPF_PROG_TYPE_SOCK_OPS && !s->sockops)
 			s->sockops = prog;
+		else if (type == BPF_PROG_TYPE_SK_MSG &&
+			 !strcmp(bpf_program__name(prog), "adn_msg_dispatch"))
+			s->dispatch = prog;
 		else if (type == BPF_PROG_TYPE_SK_MSG && !s->msg)
 			s->msg = prog;
 	}
@@ -360,6 +365,44 @@ static int write_rows(struct attach_state *s, const struct adn_meta *meta, struc
 	return 0;
 }
 
+/* The object file goes into the pinned map adn_obj: update, migrate and
+ * snapshot (merge policies) read the chain's code and .adn.meta from it. */
+static int store_object(struct attach_state *s, const char *obj_path, struct adn_err *err)
+{
+	char path[PATH_MAX];
+	void *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = loader_read_file(obj_path, &buf, &len, err);
+	if (!rc)
+		rc = adn_chain_obj_create(buf, len, &s->obj_fd, err);
+	free(buf);
+	if (rc)
+		return rc;
+	adn_chain_path(path, sizeof(path), s->chain, "adn_obj");
+	if (bpf_obj_pin(s->obj_fd, path))
+		return adn_err_set(err, errno, "pin %s: %s", path, strerror(errno));
+	return 0;
+}
+
+/* The dispatcher tail-calls the chain from slot 0 of adn_progs. */
+static int fill_slot(struct attach_state *s, struct adn_err *err)
+{
+	struct bpf_map *pa = bpf_object__find_map_by_name(s->obj, "adn_progs");
+	__u32 zero = 0;
+	int fd;
+
+	if (!s->dispatch)
+		return 0;
+	if (!pa)
+		return adn_err_set(err, ENOENT, "object has a dispatcher but no map adn_progs");
+	fd = bpf_program__fd(s->msg);
+	if (bpf_map_update_elem(bpf_map__fd(pa), &zero, &fd, BPF_ANY))
+		return adn_err_set(err, errno, "map adn_progs: set slot 0: %s", strerror(errno));
+	return 0;
+}
+
 static int attach_programs(struct attach_state *s, const struct attach_args *a)
 {
 	char path[PATH_MAX];
@@ -382,17 +425,19 @@ static int attach_programs(struct attach_state *s, const struct attach_args *a)
 			return -1;
 		}
 	}
-	if (bpf_prog_attach(bpf_program__fd(s->msg), bpf_map__fd(s->socks), BPF_SK_MSG_VERDICT, 0)) {
+	struct bpf_program *attached = s->dispatch ? s->dispatch : s->msg;
+	if (bpf_prog_attach(bpf_program__fd(attached), bpf_map__fd(s->socks), BPF_SK_MSG_VERDICT, 0)) {
 		loader_error("attach", "map adn_socks: attach sk_msg program %s: %s",
-			     bpf_program__name(s->msg), strerror(errno));
+			     bpf_program__name(attached), strerror(errno));
 		return -1;
 	}
 	s->msg_attached = true;
 	struct {
 		struct bpf_program *prog;
 		const char *pin;
-	} pins[] = { { s->sockops, "prog_sockops" }, { s->msg, "prog_msg" } };
-	for (size_t i = 0; i < 2; i++) {
+	} pins[] = { { s->sockops, "prog_sockops" }, { attached, "prog_msg" },
+		     { s->msg, "prog_chain" } };
+	for (size_t i = 0; i < (s->dispatch ? 3u : 2u); i++) {
 		adn_chain_path(path, sizeof(path), s->chain, pins[i].pin);
 		rc = bpf_program__pin(pins[i].prog, path);
 		if (rc) {
@@ -456,7 +501,14 @@ static void undo(struct attach_state *s)
 		collect_new_maps(s);
 
 	if (s->msg_attached)
-		bpf_prog_detach2(bpf_program__fd(s->msg), bpf_map__fd(s->socks), BPF_SK_MSG_VERDICT);
+		bpf_prog_detach2(bpf_program__fd(s->dispatch ? s->dispatch : s->msg),
+				 bpf_map__fd(s->socks), BPF_SK_MSG_VERDICT);
+	if (s->dispatch) { /* empty the slot before the PROG_ARRAY loses its pin */
+		struct bpf_map *pa = bpf_object__find_map_by_name(s->obj, "adn_progs");
+		__u32 zero = 0;
+		if (pa && bpf_map__fd(pa) >= 0)
+			bpf_map_delete_elem(bpf_map__fd(pa), &zero);
+	}
 	for (int i = 0; i < s->n_links; i++) {
 		bpf_link__unpin(s->link[i]);
 		bpf_link__destroy(s->link[i]); /* closes the last fd: detaches */
@@ -473,6 +525,8 @@ static void close_state(struct attach_state *s, int n_cgroups)
 	for (int i = 0; i < s->n_links; i++)
 		bpf_link__destroy(s->link[i]); /* pinned: the link stays attached */
 	bpf_object__close(s->obj);
+	if (s->obj_fd > 0)
+		close(s->obj_fd);
 	for (int i = 0; i < n_cgroups; i++)
 		if (s->cgroup_fd[i] >= 0)
 			close(s->cgroup_fd[i]);
@@ -526,7 +580,8 @@ static int do_attach(const struct attach_args *a, struct attach_state *s,
 		return -1;
 	}
 	if (write_config(s, meta, a->port, &err) || write_params(s, meta, &err) ||
-	    write_rows(s, meta, &err)) {
+	    write_rows(s, meta, &err) || store_object(s, a->obj_path, &err) ||
+	    fill_slot(s, &err)) {
 		loader_error("attach", "%s", err.msg);
 		return -1;
 	}

@@ -66,15 +66,54 @@ static void detach_msg(const char *chain)
 		close(map_fd);
 }
 
+/* Whether id still exists, without opening it: opening a PROG_ARRAY by id
+ * after its last pin and fd are gone revives its user count, and a second
+ * drop to zero while the first clear is still queued leaks the map
+ * (prog_array_map_clear: bpf_map_inc + schedule_work of a pending work;
+ * docs/kernel-notes.md). The id walk takes no reference. */
 static bool id_alive(__u32 id, bool is_prog)
 {
-	int fd = is_prog ? bpf_prog_get_fd_by_id(id) : bpf_map_get_fd_by_id(id);
+	__u32 next = 0;
+	int rc = is_prog ? bpf_prog_get_next_id(id - 1, &next) : bpf_map_get_next_id(id - 1, &next);
 
-	if (fd >= 0) {
-		close(fd);
-		return true;
+	if (rc)
+		return errno != ENOENT;
+	return next == id;
+}
+
+/* Takes every socket out of adn_socks: their psocks (which hold the
+ * dispatcher, which holds adn_progs) go now, not when the connections
+ * close, so the chain's maps are freed while detach waits for them. */
+static void flush_socks(const char *chain)
+{
+	char path[PATH_MAX];
+	struct { __u32 w[64]; } key, next; /* >= key_size */
+	int fd;
+
+	adn_chain_path(path, sizeof(path), chain, "adn_socks");
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return;
+	while (!bpf_map_get_next_key(fd, NULL, &next)) {
+		key = next;
+		if (bpf_map_delete_elem(fd, &key) && errno != ENOENT)
+			break;
 	}
-	return errno != ENOENT;
+	close(fd);
+}
+
+void chain_clear_slot(const char *chain)
+{
+	char path[PATH_MAX];
+	__u32 zero = 0;
+	int fd;
+
+	adn_chain_path(path, sizeof(path), chain, "adn_progs");
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return;
+	bpf_map_delete_elem(fd, &zero);
+	close(fd);
 }
 
 void held_ids_collect_pins(struct held_ids *ids, const char *chain)
@@ -124,7 +163,9 @@ int chain_teardown(const char *chain, bool wait_for_release, struct adn_err *err
 	int rc;
 
 	held_ids_collect_pins(&ids, chain);
+	chain_clear_slot(chain);
 	detach_msg(chain);
+	flush_socks(chain);
 	adn_chain_walk(chain, detach_link, NULL, NULL);
 	rc = adn_chain_remove(chain, err);
 	if (!rc && wait_for_release)

@@ -11,11 +11,27 @@ enum {
 	EXIT_OK = 0,
 	EXIT_USAGE = 1,
 	EXIT_RUNTIME = 2,
+	EXIT_BADFILE = 3, /* snapshot file corrupt / wrong version: nothing written */
+	EXIT_SCHEMA = 4,  /* incompatible table schema: nothing written */
 };
 
 int cmd_attach(int argc, char **argv);
 int cmd_detach(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
+int cmd_update(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
+
+/* Reads a whole file; free *buf. */
+struct adn_err;
+int loader_read_file(const char *path, void **buf, size_t *len, struct adn_err *err);
+/* A full RCU grace period (membarrier MEMBARRIER_CMD_GLOBAL): every program
+ * run that started before the call has finished when it returns. */
+void loader_grace_period(void);
+/* Empties slot 0 of the chain's adn_progs (before its pins go). */
+void chain_clear_slot(const char *chain);
 
 /* "adn-load: <cmd>: <message>" on stderr. */
 void loader_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -17,11 +17,21 @@ static void usage(FILE *out)
 		"  detach CHAIN         detach a chain and remove its pins\n"
 		"  status [CHAIN] [--json]\n"
 		"                       show programs, cgroups, maps and counters\n"
+		"  snapshot CHAIN -o FILE\n"
+		"                       save the chain's tables and parameters to FILE\n"
+		"  restore CHAIN FILE   make the chain's tables hold FILE's rows\n"
+		"  merge -o OUT SNAP1 SNAP2 ...\n"
+		"                       combine snapshots by each table's merge policy\n"
+		"  migrate CHAIN --to CHAIN2\n"
+		"                       move CHAIN's state into CHAIN2 without losing updates\n"
+		"  update CHAIN NEW_OBJ replace the chain's code in place, keeping its state\n"
 		"\n"
 		"Pins live under /sys/fs/bpf/adn/<chain>/. Run `adn-load COMMAND --help`\n"
 		"for the options of a command.\n"
 		"\n"
-		"Exit status: 0 ok, 1 usage error, 2 runtime failure.\n");
+		"Exit status: 0 ok, 1 usage error, 2 runtime failure, 3 bad snapshot file\n"
+		"(corrupt, truncated, wrong magic/version/layout hash; nothing was written),\n"
+		"4 incompatible schema (a column changed type; nothing was written).\n");
 }
 
 void loader_error(const char *cmd, const char *fmt, ...)
@@ -45,6 +55,11 @@ int main(int argc, char **argv)
 		{ "detach", cmd_detach },
 		{ "status", cmd_status },
 		{ "show", cmd_status },
+		{ "snapshot", cmd_snapshot },
+		{ "restore", cmd_restore },
+		{ "merge", cmd_merge },
+		{ "update", cmd_update },
+		{ "migrate", cmd_migrate },
 	};
 
 	if (argc < 2) {

@@ -27,6 +27,7 @@ struct adn_meta {
 	struct adn_str_list rows;     /* "acl.ac_tab username=alice permission=W" */
 	struct adn_str_list params;   /* "fault.probability=0.05" */
 	struct adn_str_list logs;     /* "logging.log" */
+	struct adn_str_list merges;   /* "count.hits SUM" (absent: UNION) */
 };
 
 /* Reads section .adn.meta of the ELF object at path. */

@@ -70,6 +70,8 @@ static int parse_line(struct adn_meta *meta, char *line, int lineno, struct adn_
 		rc = list_push(&meta->params, value);
 	} else if (!strcmp(key, "log")) {
 		rc = list_push(&meta->logs, value);
+	} else if (!strcmp(key, "merge")) {
+		rc = list_push(&meta->merges, value);
 	}
 	return rc ? adn_err_set(err, ENOMEM, "out of memory") : 0;
 }
@@ -176,5 +178,6 @@ void adn_meta_free(struct adn_meta *meta)
 	free(meta->rows.v);
 	free(meta->params.v);
 	free(meta->logs.v);
+	free(meta->merges.v);
 	memset(meta, 0, sizeof(*meta));
 }

@@ -25,13 +25,20 @@ static int64_t ts_ns(const struct timespec *ts)
 static int64_t realtime_offset(void)
 {
 	struct timespec r1, m, r2;
+	static int64_t measured;
+	static int have_measured;
 
 	if (offset_pinned)
 		return pinned_offset;
+	/* once per process: every row of one listing uses the same offset */
+	if (have_measured)
+		return measured;
 	clock_gettime(CLOCK_REALTIME, &r1);
 	clock_gettime(CLOCK_MONOTONIC, &m);
 	clock_gettime(CLOCK_REALTIME, &r2);
-	return ts_ns(&r1) + (ts_ns(&r2) - ts_ns(&r1)) / 2 - ts_ns(&m);
+	measured = ts_ns(&r1) + (ts_ns(&r2) - ts_ns(&r1)) / 2 - ts_ns(&m);
+	have_measured = 1;
+	return measured;
 }
 
 void adn_time_set_offset_for_tests(int64_t offset_ns)

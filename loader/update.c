@@ -1,0 +1,631 @@
+/* SPDX-License-Identifier: MIT */
+/* adn-load update (hot update) and adn-load migrate.
+ *
+ * Both load a chain object and swap it into slot 0 of a running chain's
+ * adn_progs, the PROG_ARRAY its fixed dispatcher tail-calls on every
+ * sendmsg (bpf/adn_sk_msg.h): one map update, so every socket, open or
+ * new, runs the new code from its next sendmsg, and no run mixes old and
+ * new elements. The maps the new code uses are chosen before load with
+ * bpf_map__reuse_fd:
+ *  - update: the chain's own maps whose layout is unchanged; a table whose
+ *    layout changed gets a new map, filled by copy (converted by column
+ *    name) before the swap and by a delta after it (docs/loader.md);
+ *  - migrate: the source chain's runtime maps (sockets, config, stats) and
+ *    the target chain's tables and parameters (a "relay"): after the swap
+ *    the source's connections update the target's state.
+ * The PROG_ARRAY is only ever opened through its pin (docs/kernel-notes.md). */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "adn_chaindir.h"
+#include "adn_chainobj.h"
+#include "adn_err.h"
+#include "adn_meta.h"
+#include "adn_pinned.h"
+#include "adn_row.h"
+#include "adn_snapshot.h"
+#include "loader.h"
+
+#define MAX_MAPS 128
+
+enum map_fate { FATE_REUSE, FATE_NEW, FATE_CONVERT };
+
+struct mapent {
+	struct bpf_map *map;
+	char rel[160], label[160];
+	enum map_fate fate;
+	int old_fd;                 /* the pinned map it replaces or reuses */
+	struct adn_snap_table live; /* schema of the new map */
+	struct adn_snap_table before; /* FATE_CONVERT: rows copied before the swap */
+};
+
+struct swap {
+	const char *cmd;
+	const char *chain;       /* whose slot is swapped */
+	const char *tables_from; /* chain whose tables the new code uses */
+	bool relay;              /* migrate: tables must all be reused */
+	struct bpf_object *obj;
+	struct bpf_program *sockops, *msg, *dispatch;
+	struct mapent m[MAX_MAPS];
+	int n;
+	struct adn_snap old_schema; /* tables_from's schema */
+	int converted, reused, created;
+};
+
+static double now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+static bool is_runtime(const char *rel)
+{
+	return !strcmp(rel, "adn_socks") || !strcmp(rel, "adn_cfg") || !strcmp(rel, "adn_stats") ||
+	       !strcmp(rel, "adn_progs") || !strcmp(rel, "adn_sk_state");
+}
+
+static void map_rel(const char *name, char *rel, size_t len, char *label, size_t llen)
+{
+	const char *sep = strstr(name, "__");
+
+	if (sep && sep != name && sep[2]) {
+		snprintf(rel, len, "%.*s/%s", (int)(sep - name), name, sep + 2);
+		snprintf(label, llen, "%.*s.%s", (int)(sep - name), name, sep + 2);
+	} else {
+		snprintf(rel, len, "%s", name);
+		snprintf(label, llen, "%s", name);
+	}
+}
+
+static const struct adn_snap_table *old_table(const struct swap *w, const char *name)
+{
+	for (int i = 0; i < w->old_schema.n; i++)
+		if (!strcmp(w->old_schema.t[i].name, name))
+			return &w->old_schema.t[i];
+	return NULL;
+}
+
+/* Decide, for each map of the new object, reuse / new / convert. */
+static int plan_maps(struct swap *w, struct adn_err *err)
+{
+	const struct btf *btf = bpf_object__btf(w->obj);
+	struct bpf_map *map;
+	char sa[16384], sb[16384];
+
+	if (!btf)
+		return adn_err_set(err, ENOENT, "object has no BTF (build it with -g)");
+	bpf_object__for_each_map(map, w->obj) {
+		if (bpf_map__is_internal(map))
+			continue;
+		if (w->n == MAX_MAPS)
+			return adn_err_set(err, E2BIG, "more than %d maps", MAX_MAPS);
+		struct mapent *e = &w->m[w->n++];
+		char path[PATH_MAX];
+		e->map = map;
+		e->old_fd = -1;
+		map_rel(bpf_map__name(map), e->rel, sizeof(e->rel), e->label, sizeof(e->label));
+		bool runtime = is_runtime(e->rel);
+		const char *from = runtime ? w->chain : w->tables_from;
+		adn_chain_path(path, sizeof(path), from, e->rel);
+		e->old_fd = bpf_obj_get(path);
+		if (e->old_fd < 0) {
+			if (runtime || w->relay)
+				return adn_err_set(err, ENOENT, "chain %s has no map %s (%s): %s", from,
+						   e->rel, path, strerror(errno));
+			e->fate = FATE_NEW;
+			w->created++;
+			continue;
+		}
+		struct bpf_map_info info;
+		if (adn_map_info(e->old_fd, &info))
+			return adn_err_set(err, errno, "%s: %s", path, strerror(errno));
+		bool same = info.type == bpf_map__type(map) && info.key_size == bpf_map__key_size(map) &&
+			    info.value_size == bpf_map__value_size(map) &&
+			    info.max_entries == bpf_map__max_entries(map) &&
+			    info.map_flags == bpf_map__map_flags(map);
+		const struct adn_snap_table *ot = old_table(w, e->label);
+		if (same && ot && info.type != BPF_MAP_TYPE_RINGBUF) {
+			struct adn_row_type rt;
+			if (adn_row_type_init(&rt, btf, e->label, bpf_map__btf_key_type_id(map),
+					      bpf_map__btf_value_type_id(map), err))
+				return -EINVAL;
+			adn_snap_table_init(&e->live, &rt, e->label, e->rel, info.type, info.max_entries,
+					    info.key_size, info.value_size, info.map_flags);
+			e->live.merge = ot->merge; /* a policy change needs no conversion */
+			snprintf(e->live.merge_col, sizeof(e->live.merge_col), "%s", ot->merge_col);
+			adn_snap_table_schema(&e->live, sa, sizeof(sa));
+			adn_snap_table_schema(ot, sb, sizeof(sb));
+			same = !strcmp(sa, sb);
+		}
+		if (same) {
+			e->fate = FATE_REUSE;
+			w->reused++;
+			int rc = bpf_map__reuse_fd(map, e->old_fd);
+			if (rc)
+				return adn_err_set(err, -rc, "map %s: reuse: %s", e->rel, strerror(-rc));
+			continue;
+		}
+		if (runtime || w->relay)
+			return adn_err_set(err, EINVAL, "map %s of chain %s has another layout than the "
+					   "new code's (%s); %s", e->rel, from,
+					   runtime ? "runtime map" : "table",
+					   w->relay ? "migrate needs the same schema: update the "
+						      "target first" : "detach and attach");
+		if (!ot)
+			return adn_err_set(err, EINVAL, "map %s: cannot convert a %s map", e->rel,
+					   libbpf_bpf_map_type_str(info.type));
+		e->fate = FATE_CONVERT;
+		w->converted++;
+		struct adn_row_type rt;
+		if (adn_row_type_init(&rt, btf, e->label, bpf_map__btf_key_type_id(map),
+				      bpf_map__btf_value_type_id(map), err))
+			return -EINVAL;
+		adn_snap_table_init(&e->live, &rt, e->label, e->rel, bpf_map__type(map),
+				    bpf_map__max_entries(map), bpf_map__key_size(map),
+				    bpf_map__value_size(map), bpf_map__map_flags(map));
+		e->live.merge = ot->merge;
+		snprintf(e->live.merge_col, sizeof(e->live.merge_col), "%s", ot->merge_col);
+		/* check now that the old rows convert (no changed type) */
+		struct adn_snap a = { .n = 1, .t = (struct adn_snap_table *)ot };
+		struct adn_snap b = { .n = 1, .t = &e->live };
+		if (adn_snap_check_compat(&a, &b, err))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static int find_programs(struct swap *w, const char *what, struct adn_err *err)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, w->obj) {
+		enum bpf_prog_type type = bpf_program__type(prog);
+		if (type == BPF_PROG_TYPE_SOCK_OPS && !w->sockops)
+			w->sockops = prog;
+		else if (type == BPF_PROG_TYPE_SK_MSG &&
+			 !strcmp(bpf_program__name(prog), "adn_msg_dispatch"))
+			w->dispatch = prog;
+		else if (type == BPF_PROG_TYPE_SK_MSG && !w->msg)
+			w->msg = prog;
+	}
+	if (!w->sockops || !w->msg || !w->dispatch)
+		return adn_err_set(err, EINVAL, "%s: no %s program (built with a runtime older than "
+				   "hot update?)", what, !w->sockops ? "sockops" : !w->msg ? "sk_msg" :
+				   "adn_msg_dispatch");
+	/* the running chain's dispatcher stays; this one is never loaded */
+	bpf_program__set_autoload(w->dispatch, false);
+	return 0;
+}
+
+/* Pins fd at <chain>/<rel>, replacing what is there in one rename. */
+static int repin(const char *chain, const char *rel, int fd, struct adn_err *err)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+
+	adn_chain_path(path, sizeof(path), chain, rel);
+	snprintf(tmp, sizeof(tmp), "%s__swap", path); /* bpffs refuses dots */
+	unlink(tmp);
+	if (bpf_obj_pin(fd, tmp))
+		return adn_err_set(err, errno, "pin %s: %s", tmp, strerror(errno));
+	if (rename(tmp, path)) {
+		int e = errno;
+		unlink(tmp);
+		return adn_err_set(err, e, "rename %s: %s", path, strerror(e));
+	}
+	return 0;
+}
+
+static int link_update_one(const char *rel, const char *path, void *ctx)
+{
+	int *prog_fd = ctx;
+	if (strncmp(rel, "link_", 5))
+		return 0;
+	int fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	int rc = bpf_link_update(fd, *prog_fd, NULL) ? -errno : 0;
+	close(fd);
+	return rc;
+}
+
+/* The swap itself, after load. */
+static int do_swap(struct swap *w, bool update_sockops, struct adn_err *err)
+{
+	char path[PATH_MAX];
+	__u32 zero = 0;
+	int rc, slot_fd, msg_fd = bpf_program__fd(w->msg);
+
+	/* 1. converted tables: copy the rows before the swap */
+	for (int i = 0; i < w->n; i++) {
+		struct mapent *e = &w->m[i];
+		if (e->fate != FATE_CONVERT)
+			continue;
+		const struct adn_snap_table *ot = old_table(w, e->label);
+		e->before = *ot;
+		e->before.nrows = e->before.cap = 0;
+		e->before.keys = e->before.vals = NULL;
+		rc = adn_snap_read_rows_fd(e->old_fd, &e->before, err);
+		if (!rc)
+			rc = adn_snap_copy_fd(&e->before, &e->live, bpf_map__fd(e->map), err);
+		if (rc)
+			return rc;
+	}
+	/* 2. the swap: one update of slot 0 */
+	adn_chain_path(path, sizeof(path), w->chain, "adn_progs");
+	slot_fd = bpf_obj_get(path);
+	if (slot_fd < 0)
+		return adn_err_set(err, errno, "chain %s: %s: %s (attached without a dispatcher? "
+				   "detach and attach it again)", w->chain, path, strerror(errno));
+	rc = bpf_map_update_elem(slot_fd, &zero, &msg_fd, BPF_ANY) ? -errno : 0;
+	close(slot_fd);
+	if (rc)
+		return adn_err_set(err, -rc, "chain %s: adn_progs: swap slot 0: %s", w->chain,
+				   strerror(-rc));
+	/* 3. sock_ops: bpf_link_update on every cgroup link (atomic per cgroup) */
+	if (update_sockops) {
+		int sfd = bpf_program__fd(w->sockops);
+		rc = adn_chain_walk(w->chain, link_update_one, &sfd, err);
+		if (rc)
+			return adn_err_set(err, -rc, "chain %s: update sock_ops link: %s", w->chain,
+					   strerror(-rc));
+	}
+	/* 4. every run of the old code has ended after a grace period */
+	loader_grace_period();
+	/* 5. converted tables: the changes the old code made since the copy */
+	for (int i = 0; i < w->n; i++) {
+		struct mapent *e = &w->m[i];
+		if (e->fate != FATE_CONVERT)
+			continue;
+		struct adn_snap_table after = e->before;
+		after.nrows = after.cap = 0;
+		after.keys = after.vals = NULL;
+		rc = adn_snap_read_rows_fd(e->old_fd, &after, err);
+		if (!rc) {
+			after.merge = e->before.merge = e->live.merge;
+			if (after.merge == ADN_MERGE_FIRST)
+				after.merge = e->before.merge = ADN_MERGE_UNION;
+			rc = adn_snap_delta_fd(&e->before, &after, &e->live, bpf_map__fd(e->map), err);
+		}
+		free(after.keys);
+		free(after.vals);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static void swap_free(struct swap *w)
+{
+	for (int i = 0; i < w->n; i++) {
+		if (w->m[i].old_fd >= 0)
+			close(w->m[i].old_fd);
+		free(w->m[i].before.keys);
+		free(w->m[i].before.vals);
+	}
+	adn_snap_free(&w->old_schema);
+	bpf_object__close(w->obj);
+}
+
+static int open_obj(struct swap *w, const void *elf, size_t len, const char *what,
+		    struct adn_err *err)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = "adn");
+
+	w->obj = bpf_object__open_mem(elf, len, &oo);
+	if (!w->obj)
+		return adn_err_set(err, errno, "%s: open: %s", what, strerror(errno));
+	return find_programs(w, what, err);
+}
+
+static int load_obj(struct swap *w, const char *what, struct adn_err *err)
+{
+	int rc = bpf_object__load(w->obj);
+	if (rc) {
+		if (libbpf_log_print_verifier_tail(stderr, 30))
+			return adn_err_set(err, -rc, "%s: the kernel verifier rejected a program (%s)",
+					   what, strerror(-rc));
+		const char *why = libbpf_log_last_warning();
+		return adn_err_set(err, -rc, "%s: load: %s%s%s", what, strerror(-rc), *why ? ": " : "",
+				   why);
+	}
+	return 0;
+}
+
+/* ---- update ---------------------------------------------------------------- */
+
+static void update_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: adn-load update [OPTIONS] CHAIN NEW_OBJ\n"
+		"\n"
+		"Replace the code of the running CHAIN by NEW_OBJ (built by adnc), keeping\n"
+		"its state. Maps whose layout (type, sizes, capacity, flags, columns by\n"
+		"BTF) is unchanged are reused as they are (bpf_map__reuse_fd): counters and\n"
+		"rate limiters carry on. A table whose layout changed gets a new map: its\n"
+		"rows are copied, converted by column name (added columns zero, removed\n"
+		"ones dropped; a changed type is refused before anything changes), then,\n"
+		"after the swap, the updates the old code made meanwhile are added by the\n"
+		"table's merge policy. The swap is one write of slot 0 of the chain's\n"
+		"adn_progs (the dispatcher's tail call): every connection, open or new,\n"
+		"runs the new code from its next sendmsg; no frame sees old and new\n"
+		"elements mixed. sock_ops links are switched with bpf_link_update.\n"
+		"\n"
+		"Options:\n"
+		"  -j, --json     print a JSON summary\n"
+		"  -v, --verbose  show libbpf's messages\n"
+		"  -h, --help     this help\n"
+		"\n"
+		"Exit status: 0 ok, 1 usage, 2 runtime failure (the chain keeps its old\n"
+		"code), 4 incompatible schema.\n");
+}
+
+int cmd_update(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct swap w = { .cmd = "update" };
+	struct adn_err err;
+	bool json = false, verbose = false;
+	void *elf = NULL;
+	size_t len;
+	int c, rc, lock_fd, code = EXIT_RUNTIME;
+	sigset_t block, old;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "jvh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': json = true; break;
+		case 'v': verbose = true; break;
+		case 'h': update_usage(stdout); return EXIT_OK;
+		default: update_usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 2) {
+		loader_error("update", "expected CHAIN NEW_OBJ");
+		update_usage(stderr);
+		return EXIT_USAGE;
+	}
+	const char *chain = argv[optind], *obj = argv[optind + 1];
+	if (!adn_name_valid(chain)) {
+		loader_error("update", "'%s' is not a valid chain name", chain);
+		return EXIT_USAGE;
+	}
+	libbpf_log_capture(verbose);
+	if (!adn_chain_exists(chain)) {
+		loader_error("update", "chain %s is not attached (no %s/%s)", chain, ADN_PIN_ROOT, chain);
+		return EXIT_RUNTIME;
+	}
+	if (loader_read_file(obj, &elf, &len, &err)) {
+		loader_error("update", "%s", err.msg);
+		return EXIT_RUNTIME;
+	}
+	lock_fd = adn_pin_root_lock(&err);
+	if (lock_fd < 0) {
+		loader_error("update", "%s", err.msg);
+		free(elf);
+		return EXIT_RUNTIME;
+	}
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	double t0 = now_ms(), t1 = 0;
+	w.chain = w.tables_from = chain;
+	rc = adn_snap_schema(&w.old_schema, chain, &err);
+	if (!rc)
+		rc = open_obj(&w, elf, len, obj, &err);
+	if (!rc) {
+		rc = plan_maps(&w, &err);
+		if (rc == -EINVAL)
+			code = EXIT_SCHEMA;
+	}
+	if (!rc)
+		rc = load_obj(&w, obj, &err);
+	if (!rc) {
+		t1 = now_ms();
+		rc = do_swap(&w, true, &err);
+	}
+	/* pins: new programs, new/converted tables, the object */
+	if (!rc)
+		rc = repin(chain, "prog_chain", bpf_program__fd(w.msg), &err);
+	if (!rc)
+		rc = repin(chain, "prog_sockops", bpf_program__fd(w.sockops), &err);
+	for (int i = 0; !rc && i < w.n; i++)
+		if (w.m[i].fate != FATE_REUSE)
+			rc = repin(chain, w.m[i].rel, bpf_map__fd(w.m[i].map), &err);
+	if (!rc) {
+		int ofd;
+		rc = adn_chain_obj_create(elf, len, &ofd, &err);
+		if (!rc) {
+			rc = repin(chain, "adn_obj", ofd, &err);
+			close(ofd);
+		}
+	}
+	double t2 = now_ms();
+	if (rc) {
+		loader_error("update", "chain %s: %s", chain, err.msg);
+	} else {
+		code = EXIT_OK;
+		if (json)
+			printf("{\"chain\":\"%s\",\"reused\":%d,\"converted\":%d,\"created\":%d,"
+			       "\"load_ms\":%.1f,\"swap_ms\":%.1f}\n",
+			       chain, w.reused, w.converted, w.created, t1 - t0, t2 - t1);
+		else
+			printf("chain %s updated from %s: %d maps kept, %d converted, %d new "
+			       "(load %.1f ms, swap %.1f ms)\n",
+			       chain, obj, w.reused, w.converted, w.created, t1 - t0, t2 - t1);
+	}
+	swap_free(&w);
+	close(lock_fd);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	free(elf);
+	return code;
+}
+
+/* ---- migrate ---------------------------------------------------------------- */
+
+static void migrate_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: adn-load migrate [OPTIONS] CHAIN --to CHAIN2\n"
+		"\n"
+		"Move the state of CHAIN into CHAIN2 (another attachment: another cgroup,\n"
+		"or another network namespace on this kernel), losing no update made\n"
+		"while it moves. CHAIN2 must be attached with the same table schemas.\n"
+		"Protocol (docs/loader.md):\n"
+		"  1. copy: snapshot CHAIN, merge it into CHAIN2 by each table's policy\n"
+		"     (SUM columns added in the kernel with atomic adds);\n"
+		"  2. switch: CHAIN's slot 0 gets CHAIN's code bound to CHAIN2's tables,\n"
+		"     so from their next sendmsg CHAIN's connections update CHAIN2's state;\n"
+		"  3. grace period: every run of the old code has ended; CHAIN's tables\n"
+		"     are now frozen;\n"
+		"  4. delta: what CHAIN's tables gained between 1 and 3 is added to CHAIN2.\n"
+		"No RPC waits: nothing is paused, writers are redirected.\n"
+		"\n"
+		"Options:\n"
+		"  -t, --to CHAIN2      the target chain (required)\n"
+		"  -d, --detach-source  detach CHAIN afterwards (its connections then run\n"
+		"                       no chain)\n"
+		"  -j, --json           print a JSON summary\n"
+		"  -h, --help           this help\n");
+}
+
+int cmd_migrate(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "to", required_argument, NULL, 't' },
+		{ "detach-source", no_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct swap w = { .cmd = "migrate", .relay = true };
+	struct adn_snap s0 = { 0 }, s1 = { 0 };
+	struct adn_err err;
+	const char *to = NULL;
+	bool json = false, verbose = false, detach_source = false;
+	void *elf = NULL;
+	size_t len;
+	int c, rc, lock_fd, code = EXIT_RUNTIME;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "t:djvh", opts, NULL)) != -1) {
+		switch (c) {
+		case 't': to = optarg; break;
+		case 'd': detach_source = true; break;
+		case 'j': json = true; break;
+		case 'v': verbose = true; break;
+		case 'h': migrate_usage(stdout); return EXIT_OK;
+		default: migrate_usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1 || !to) {
+		loader_error("migrate", !to ? "missing --to CHAIN2" : "expected one source CHAIN");
+		migrate_usage(stderr);
+		return EXIT_USAGE;
+	}
+	const char *chain = argv[optind];
+	if (!adn_name_valid(chain) || !adn_name_valid(to) || !strcmp(chain, to)) {
+		loader_error("migrate", "'%s' -> '%s': two different valid chain names needed", chain, to);
+		return EXIT_USAGE;
+	}
+	libbpf_log_capture(verbose);
+	for (int i = 0; i < 2; i++)
+		if (!adn_chain_exists(i ? to : chain)) {
+			loader_error("migrate", "chain %s is not attached (no %s/%s)", i ? to : chain,
+				     ADN_PIN_ROOT, i ? to : chain);
+			return EXIT_RUNTIME;
+		}
+	if (adn_chain_obj_get(chain, &elf, &len, &err)) {
+		loader_error("migrate", "%s", err.msg);
+		return EXIT_RUNTIME;
+	}
+	lock_fd = adn_pin_root_lock(&err);
+	if (lock_fd < 0) {
+		loader_error("migrate", "%s", err.msg);
+		free(elf);
+		return EXIT_RUNTIME;
+	}
+	double t0 = now_ms();
+	w.chain = chain;
+	w.tables_from = to;
+	rc = adn_snap_schema(&w.old_schema, to, &err);
+	if (!rc)
+		rc = open_obj(&w, elf, len, chain, &err);
+	if (!rc) {
+		rc = plan_maps(&w, &err);
+		if (rc == -EINVAL)
+			code = EXIT_SCHEMA;
+	}
+	if (!rc)
+		rc = load_obj(&w, chain, &err);
+	/* 1. copy */
+	if (!rc)
+		rc = adn_snap_take(&s0, chain, &err);
+	if (!rc)
+		rc = adn_snap_apply_delta(NULL, &s0, to, &err);
+	double t1 = now_ms();
+	/* 2.-3. switch + grace period */
+	if (!rc)
+		rc = do_swap(&w, false, &err);
+	double t2 = now_ms();
+	/* 4. delta */
+	if (!rc)
+		rc = adn_snap_take(&s1, chain, &err);
+	if (!rc)
+		rc = adn_snap_apply_delta(&s0, &s1, to, &err);
+	if (!rc)
+		rc = repin(chain, "prog_chain", bpf_program__fd(w.msg), &err);
+	double t3 = now_ms();
+	if (rc) {
+		loader_error("migrate", "%s -> %s: %s", chain, to, err.msg);
+	} else {
+		code = EXIT_OK;
+		uint64_t rows = 0, drows = 0;
+		for (int i = 0; i < s0.n; i++)
+			rows += s0.t[i].nrows;
+		for (int i = 0; i < s1.n; i++)
+			drows += s1.t[i].nrows;
+		if (json)
+			printf("{\"from\":\"%s\",\"to\":\"%s\",\"rows\":%" PRIu64 ",\"copy_ms\":%.1f,"
+			       "\"switch_ms\":%.1f,\"delta_ms\":%.1f}\n",
+			       chain, to, rows, t1 - t0, t2 - t1, t3 - t2);
+		else
+			printf("migrated %s -> %s: %" PRIu64 " rows copied (%.1f ms), writers switched "
+			       "(%.1f ms), delta of %" PRIu64 " rows checked (%.1f ms)\n",
+			       chain, to, rows, t1 - t0, t2 - t1, drows, t3 - t2);
+	}
+	swap_free(&w);
+	adn_snap_free(&s0);
+	adn_snap_free(&s1);
+	free(elf);
+	if (!rc && detach_source) {
+		rc = chain_teardown(chain, true, &err);
+		if (rc) {
+			loader_error("migrate", "detach %s: %s", chain, err.msg);
+			code = EXIT_RUNTIME;
+		} else {
+			printf("chain %s detached\n", chain);
+		}
+	}
+	close(lock_fd);
+	return code;
+}

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Migration between two "hosts": chain A on a cgroup in the default network
+# namespace, chain B on a cgroup whose processes run in another namespace.
+# A client keeps 128 RPCs outstanding through A while `adn-load migrate A
+# --to B` runs; B already counted traffic of its own. Afterwards B's
+# counters hold exactly A's requests (before, during and after the move)
+# plus its own: no update lost, none counted twice. A's tables stop
+# changing at the switch. Chain: selftests/progs/state_chain.bpf.c.
+source "$(dirname "$0")/../lib.sh"
+require_root
+ensure_bpffs
+
+CHAIN=adntest-migrate
+NS=adn-test-mig-$$
+build_state() { # OUT [-DDEFINE...]
+	local out=$1
+	shift
+	clang -O2 -g -target bpf -Wall -I"$ADN_ROOT/bpf" -I"$ADN_ROOT/headers" \
+		-I/usr/include/"$(uname -m)"-linux-gnu "$@" \
+		-c "$ADN_ROOT/selftests/progs/state_chain.bpf.c" -o "$out" || fail "clang $out"
+}
+hits() { # CHAIN USER
+	"$ADNCTL" table "$1" count.hits list --json | jq --arg u "$2" '[.[] | select(.user == $u) | .n][0] // 0'
+}
+build_state "$TEST_TMP/v1.o" -DVERSION=1
+build_state "$TEST_TMP/wide.o" -DVERSION=1 -DWIDE
+ip netns add $NS || fail "ip netns add"
+on_exit "ip netns del $NS"
+ip -n $NS link set lo up || fail "lo up"
+make_cgroup CGA mig-a
+make_cgroup CGB mig-b
+for x in a:17107:CGA b:17108:CGB; do
+	IFS=: read -r n p v <<<"$x"
+	"$ADN_LOAD" attach --cgroup "${!v}" --port $p --name $CHAIN-$n "$TEST_TMP/v1.o" >/dev/null ||
+		fail "attach $n"
+	on_exit "'$ADN_LOAD' detach $CHAIN-$n"
+done
+start_server "$CGA" 17107
+# host b: its server and client run in the other namespace, in cgroup b
+start_bg server-b "$CGB" ip netns exec $NS "$KV_SERVER" --listen 127.0.0.1 --port 17108 \
+	--stats-file "$TEST_TMP/server-b.json"
+SB=$BG_PID
+wait_for_line "$TEST_TMP/server-b.out" listening
+inb() { timeout 60 sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$CGB" ip netns exec $NS "$@"; }
+inb "$KV_CLIENT" --host 127.0.0.1 --port 17108 --json --user alice --count 500 >/dev/null || fail "b: own traffic"
+expect_eq "b counted its own traffic" 500 "$(hits $CHAIN-b alice)"
+
+# an incompatible target is refused before anything happens
+"$ADN_LOAD" attach --cgroup "$CGB" --port 17109 --name $CHAIN-w "$TEST_TMP/wide.o" >/dev/null || fail "attach w"
+on_exit "'$ADN_LOAD' detach $CHAIN-w"
+"$ADN_LOAD" migrate $CHAIN-a --to $CHAIN-w 2>"$TEST_TMP/err"
+expect_eq "migrate to another schema: exit" 4 $?
+grep -q "count/hits" "$TEST_TMP/err" || fail "unclear: $(cat "$TEST_TMP/err")"
+"$ADN_LOAD" detach $CHAIN-w >/dev/null
+
+kv "$CGA" 17107 --user alice --duration 4 --outstanding 128 --conns 4 >"$TEST_TMP/a.json" &
+cpid=$!
+sleep 1.5
+"$ADN_LOAD" migrate $CHAIN-a --to $CHAIN-b --json >"$TEST_TMP/mig.json" || fail "migrate: $(cat "$TEST_TMP/mig.json")"
+note "migrate under load: $(cat "$TEST_TMP/mig.json")"
+kill -0 $cpid 2>/dev/null || fail "the client ended before the migration: not under load"
+frozen=$(hits $CHAIN-a alice)
+wait $cpid || fail "client a lost calls: $(cat "$TEST_TMP/a.json")"
+sent=$(jq -r .sent "$TEST_TMP/a.json")
+expect_eq "client a: every call completed" "$sent" "$(jq -r .ok "$TEST_TMP/a.json")"
+expect_eq "a's tables stop changing at the switch" "$frozen" "$(hits $CHAIN-a alice)"
+[ "$frozen" -lt "$sent" ] || fail "no traffic after the switch ($frozen of $sent)"
+expect_eq "b = its own 500 + every request of a (none lost, none twice)" $((sent + 500)) \
+	"$(hits $CHAIN-b alice)"
+expect_eq "per-CPU counter moved too" $((sent + 500)) \
+	"$("$ADNCTL" table $CHAIN-b count.pcpu list --json | jq '.[0].requests')"
+stop_server
+expect_eq "server a handled every call once" "$sent" "$(handled_by alice)"
+note "a sent $sent (a's tables froze at $frozen); b holds $((sent + 500))"
+# the source can go: b's state stays
+"$ADN_LOAD" detach $CHAIN-a >/dev/null || fail "detach a"
+expect_eq "b keeps the state after a is gone" $((sent + 500)) "$(hits $CHAIN-b alice)"
+echo ok
