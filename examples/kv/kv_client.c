@@ -12,6 +12,7 @@
 #include <getopt.h>
 #include <math.h>
 #include <stdbool.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -405,6 +406,16 @@ static int parse_options(int argc, char **argv, struct options *o)
 	return 0;
 }
 
+/* SIGINT/SIGTERM end a run early but cleanly: no new calls, the outstanding
+ * ones complete, the summary is printed (tests stop a --duration run so). */
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
 int main(int argc, char **argv)
 {
 	static struct run r;
@@ -445,12 +456,16 @@ int main(int argc, char **argv)
 	}
 	adn_client_set_timeout(r.client, (unsigned)(r.o.timeout * 1000));
 
+	struct sigaction sa = { .sa_handler = on_interrupt };
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
 	uint64_t t0 = now_ns();
 	uint64_t end = r.o.duration > 0 ? t0 + (uint64_t)(r.o.duration * 1e9) : 0;
 	bool stopped = false; /* the client refused a call: no connection left */
 	r.last_done_ns = t0;
 	for (;;) {
-		while (!stopped && r.free_recs &&
+		while (!stopped && !interrupted && r.free_recs &&
 		       (end ? now_ns() < end : r.sent < r.o.count)) {
 			long e = issue(&r, ctxs);
 			if (e == -ENOBUFS)
@@ -470,7 +485,7 @@ int main(int argc, char **argv)
 			}
 		}
 		if (!adn_client_outstanding(r.client) &&
-		    (stopped || (end ? now_ns() >= end : r.sent >= r.o.count)))
+		    (stopped || interrupted || (end ? now_ns() >= end : r.sent >= r.o.count)))
 			break;
 		int n = adn_client_poll(r.client, 100);
 		if (n < 0) {

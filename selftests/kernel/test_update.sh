@@ -32,7 +32,8 @@ ids() { # every program and map id of the chain now
 	"$ADN_LOAD" status $CHAIN --json | jq -r '.. | objects | (.prog_id? // empty), (.map_id? // empty | "m\(.)")'
 }
 ids >"$TEST_TMP/ids"
-kv "$CG" $PORT --user alice --duration 15 --outstanding 128 --conns 4 >"$TEST_TMP/client.json" &
+# runs until stopped with SIGINT after the last update (it then drains and reports)
+kv "$CG" $PORT --user alice --duration 600 --outstanding 128 --conns 4 >"$TEST_TMP/client.json" &
 cpid=$!
 sleep 0.5
 start=$(date +%s.%N)
@@ -47,6 +48,7 @@ done
 secs=$(echo "$(date +%s.%N) - $start" | bc)
 note "$UPDATES updates in ${secs}s"
 kill -0 $cpid 2>/dev/null || fail "the client ended before the updates did: not under load"
+pkill -INT -f "$KV_CLIENT --host 127.0.0.1 --port $PORT " || fail "cannot stop the client"
 wait $cpid || fail "client: calls without reply: $(cat "$TEST_TMP/client.json")"
 c=$(cat "$TEST_TMP/client.json")
 [ -n "$c" ] || fail "client printed nothing"
