@@ -55,7 +55,7 @@ $(LIBMAPS): $(MAPS_OBJ)
 	@mkdir -p $(dir $@); ar rcs $@ $^
 
 $(BIN)/adnc: $(OBJ)/compiler/main.o $(LIBADNC)
-	@mkdir -p $(dir $@); $(CC) $(CFLAGS) $^ -o $@
+	@mkdir -p $(dir $@); $(CC) $(CFLAGS) $^ $(LIBBPF_LIBS) -o $@
 $(BIN)/adn-load: $(LOADER_OBJ) $(LIBMAPS)
 	@mkdir -p $(dir $@); $(CC) $(CFLAGS) $^ $(LIBBPF_LIBS) -o $@
 $(BIN)/adnctl: $(OBJ)/tools/adnctl.o $(LIBMAPS)

@@ -60,6 +60,7 @@ struct adn_stats {
 	__u64 corked;        /* runs that waited for the rest of a split header */
 	__u64 log_lost;      /* log records the ring buffer had no room for */
 	__u64 explicit_runs; /* runs that needed per-frame verdicts (after a drop) */
+	__u64 bad_layout;    /* requests of another layout hash, answered FAILED_PRECONDITION */
 };
 
 struct {
@@ -86,6 +87,21 @@ struct {
 /* adn_chain_request() returns this when the request passes and an element
  * changed its network fields: the runtime writes them back into the frame. */
 #define ADN_PASS_REWRITE 0x100
+
+/* Which chain functions each runtime header calls (docs/internals.md §3):
+ * a chain split across hooks defines these before including the headers. */
+#ifndef ADN_MSG_CHAIN_REQUEST
+#define ADN_MSG_CHAIN_REQUEST adn_chain_request
+#define ADN_MSG_CHAIN_RESPONSE adn_chain_response
+#endif
+#ifndef ADN_TC_CHAIN_REQUEST
+#define ADN_TC_CHAIN_REQUEST adn_chain_request
+#define ADN_TC_CHAIN_RESPONSE adn_chain_response
+#endif
+#ifndef ADN_XDP_CHAIN_REQUEST
+#define ADN_XDP_CHAIN_REQUEST adn_chain_request
+#define ADN_XDP_CHAIN_RESPONSE adn_chain_response
+#endif
 
 /* Meta text for the loader: ELF section .adn.meta, see docs/internals.md. */
 #define ADN_META(text) \

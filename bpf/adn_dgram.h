@@ -17,6 +17,8 @@
 #ifndef ADN_DGRAM_H
 #define ADN_DGRAM_H
 
+#include "adn_layout.h"
+
 #define ADN_FRAME_WORDS ((ADN_FRAME_PREFIX + 3) / 4)
 
 /* The prefix on the stack, padded with zeros to whole 32-bit words:
@@ -52,11 +54,24 @@ static __always_inline __u32 adn_dgram_hdr_word(const struct adn_dgram *d)
 	return w;
 }
 
+/* The chain functions of the hook: xdp is a constant of the caller, so
+ * only one branch survives inlining. */
+static __always_inline int adn_dgram_chain_request(int xdp, struct adn_frame *f, __u32 *at)
+{
+	return xdp ? ADN_XDP_CHAIN_REQUEST(f, at) : ADN_TC_CHAIN_REQUEST(f, at);
+}
+
+static __always_inline int adn_dgram_chain_response(int xdp, struct adn_frame *f, __u32 from)
+{
+	return xdp ? ADN_XDP_CHAIN_RESPONSE(f, from) : ADN_TC_CHAIN_RESPONSE(f, from);
+}
+
 /* The frame of a datagram with payload_len bytes of UDP payload: the
  * caller copied ADN_FRAME_PREFIX bytes into d->u if have_prefix, else only
- * the 16-byte header (the rest of d->u is zero). */
+ * the 16-byte header (the rest of d->u is zero). xdp: 1 from adn_xdp.h,
+ * 0 from adn_tc.h (which elements run). */
 static __always_inline enum adn_dgram_action
-adn_dgram_decide(struct adn_dgram *d, __u32 payload_len, int request, int have_prefix)
+adn_dgram_decide(struct adn_dgram *d, __u32 payload_len, int request, int have_prefix, int xdp)
 {
 	struct adn_frame *f = &d->u.f;
 	__u32 at = 0;
@@ -74,7 +89,7 @@ adn_dgram_decide(struct adn_dgram *d, __u32 payload_len, int request, int have_p
 		if (f->hdr.flags & ADN_F_NET_REPLY)
 			return ADN_DG_PASS;
 		ADN_COUNT(responses);
-		status = adn_chain_response(f, ADN_N_ELEMENTS);
+		status = adn_dgram_chain_response(xdp, f, ADN_N_ELEMENTS);
 		if (!status)
 			return ADN_DG_PASS;
 		f->hdr.status = status;
@@ -82,6 +97,15 @@ adn_dgram_decide(struct adn_dgram *d, __u32 payload_len, int request, int have_p
 		return ADN_DG_STATUS;
 	}
 
+	/* A request of another layout: answered by the network, no element
+	 * runs (its fields are not where the elements would read them). */
+	if (adn_layout_bad(f->hdr)) {
+		ADN_COUNT(bad_layout);
+		f->hdr.kind = ADN_KIND_RESPONSE;
+		f->hdr.status = ADN_LAYOUT_STATUS;
+		f->hdr.flags |= ADN_F_NET_REPLY;
+		return ADN_DG_REPLY;
+	}
 	/* A request: the elements need the header and the network fields. */
 	if (!have_prefix)
 		return ADN_DG_BAD;
@@ -89,7 +113,7 @@ adn_dgram_decide(struct adn_dgram *d, __u32 payload_len, int request, int have_p
 	d->old_sum = (__u32)bpf_csum_diff(0, 0, d->u.w, sizeof(d->u.w), 0);
 #endif
 	ADN_COUNT(requests);
-	status = adn_chain_request(f, &at);
+	status = adn_dgram_chain_request(xdp, f, &at);
 	if (status == ADN_PASS_REWRITE) {
 		ADN_COUNT(rewritten);
 #ifndef ADN_NO_REWRITE
@@ -106,7 +130,7 @@ adn_dgram_decide(struct adn_dgram *d, __u32 payload_len, int request, int have_p
 	f->hdr.flags |= ADN_F_NET_REPLY;
 	/* The elements before the one that dropped it see the reply, as
 	 * they would see a server's response (a log records it once). */
-	adn_chain_response(f, at);
+	adn_dgram_chain_response(xdp, f, at);
 	return ADN_DG_REPLY;
 }
 

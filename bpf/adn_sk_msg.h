@@ -29,6 +29,8 @@
 #ifndef ADN_SK_MSG_H
 #define ADN_SK_MSG_H
 
+#include "adn_layout.h"
+
 #ifndef ADN_MAX_FRAMES
 #define ADN_MAX_FRAMES 64 /* frames walked per run; the rest in the next run */
 #endif
@@ -288,7 +290,7 @@ static int adn_walk_frame(__u32 i, void *ctx)
 			return 1;
 		}
 		ADN_COUNT(responses);
-		status = adn_chain_response(&f, ADN_N_ELEMENTS);
+		status = ADN_MSG_CHAIN_RESPONSE(&f, ADN_N_ELEMENTS);
 		if (status) {
 			if (adn_msg_write_hdr(msg, off, &w->base, f.hdr.kind,
 					      status, f.hdr.flags))
@@ -299,6 +301,15 @@ static int adn_walk_frame(__u32 i, void *ctx)
 		return 0;
 	}
 
+	/* A request of another layout: its fields are not where the elements
+	 * would read them. Answered by the network, no element runs. */
+	if (adn_layout_bad(f.hdr)) {
+		ADN_COUNT(bad_layout);
+		if (adn_msg_make_reply(msg, off, &w->base, &f, ADN_LAYOUT_STATUS))
+			goto bad;
+		w->end = off ? ADN_WALK_DROP : ADN_WALK_REPLY;
+		return 1;
+	}
 	/* A request: the elements need the header and the network fields. */
 	if (len < ADN_FRAME_PREFIX)
 		goto bad;
@@ -310,7 +321,7 @@ static int adn_walk_frame(__u32 i, void *ctx)
 	if (adn_msg_copy(msg, off, &f, ADN_FRAME_PREFIX, &w->base))
 		goto bad;
 	ADN_COUNT(requests);
-	status = adn_chain_request(&f, &at);
+	status = ADN_MSG_CHAIN_REQUEST(&f, &at);
 	if (status == ADN_PASS_REWRITE) {
 		if (adn_msg_write_net(msg, off, &w->base, &f))
 			goto bad;
@@ -326,7 +337,7 @@ static int adn_walk_frame(__u32 i, void *ctx)
 		goto bad;
 	/* The elements before the one that dropped it see the reply, as
 	 * they would see a server's response (a log records it once). */
-	adn_chain_response(&f, at);
+	ADN_MSG_CHAIN_RESPONSE(&f, at);
 	w->end = off ? ADN_WALK_DROP : ADN_WALK_REPLY;
 	return 1;
 bad:

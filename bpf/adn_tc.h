@@ -131,7 +131,7 @@ int adn_tc(struct __sk_buff *skb)
 			goto bad;
 	}
 
-	switch (adn_dgram_decide(&d, p.payload_len, p.request, have_prefix)) {
+	switch (adn_dgram_decide(&d, p.payload_len, p.request, have_prefix, 0)) {
 	case ADN_DG_PASS:
 		return TC_ACT_OK;
 	case ADN_DG_STATUS:

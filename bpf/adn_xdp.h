@@ -95,7 +95,7 @@ int adn_xdp(struct xdp_md *ctx)
 			goto bad;
 	}
 
-	switch (adn_dgram_decide(&d, p.payload_len, p.request, have_prefix)) {
+	switch (adn_dgram_decide(&d, p.payload_len, p.request, have_prefix, 1)) {
 	case ADN_DG_PASS:
 		return XDP_PASS;
 	case ADN_DG_STATUS:

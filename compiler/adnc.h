@@ -16,6 +16,7 @@ enum adnc_exit {
 	ADNC_EXIT_USAGE = 1,   /* bad command line, unreadable input, unwritable output */
 	ADNC_EXIT_PROGRAM = 2, /* errors in the .adn program */
 	ADNC_EXIT_CLANG = 3,   /* clang rejected generated code: a compiler bug */
+	ADNC_EXIT_VERIFIER = 4, /* --verify: the kernel verifier rejected it: a compiler bug */
 };
 
 /* One compilation: source, diagnostics, AST and IR in one arena. */
@@ -31,6 +32,10 @@ struct adnc_unit {
 /* Runs lexer, parser, checks and IR construction on a source text.
  * Diagnostics go to diag_out (stderr if NULL). Never returns NULL. */
 struct adnc_unit *adnc_compile_source(const char *file, const char *src, size_t len, FILE *diag_out);
+/* The same, with locations forced from the command line (--place, --hook). */
+struct adnc_unit *adnc_compile_source_placed(const char *file, const char *src, size_t len,
+					     FILE *diag_out, const struct ir_forced_place *forced,
+					     size_t n_forced);
 void adnc_unit_free(struct adnc_unit *u);
 
 /* Generated texts; the caller frees with free(). */
@@ -46,6 +51,9 @@ struct adnc_options {
 	bool emit_c_only;
 	int opt_level;       /* -O0: written order; default 1: reorder drops earlier */
 	bool fold_params;    /* --fold-params: parameters become constants */
+	bool verify;         /* --verify: load the object into the kernel verifier */
+	const struct ir_forced_place *forced; /* --place / --hook */
+	size_t n_forced;
 	FILE *diag_out;      /* stderr if NULL */
 	FILE *explain_out;   /* stdout if NULL */
 };

@@ -52,6 +52,8 @@ struct service_decl {
 	struct loc loc;
 	int port; /* 0 if none */
 	struct loc port_loc;
+	bool udp; /* TRANSPORT UDP (default TCP) */
+	struct loc transport_loc;
 	struct method_decl *methods;
 	size_t n_methods, cap_methods;
 };
@@ -241,6 +243,8 @@ struct element_decl {
 	size_t n_fields, cap_fields;
 	struct param_decl *params;
 	size_t n_params, cap_params;
+	bool in_app; /* IMPLEMENTED IN APP: no eBPF body; the RPC library runs it */
+	struct loc in_app_loc;
 	const char *drop_status; /* NULL: ABORTED */
 	struct loc drop_loc;
 	int drop_code; /* resolved */
@@ -267,10 +271,25 @@ struct binding {
 	struct expr *value;     /* literal (param binding) */
 };
 
+/* A placement constraint written after an element of a chain. */
+enum place_rule {
+	RULE_AT_SENDER,   /* AT SENDER: co-located with the client */
+	RULE_AT_RECEIVER, /* AT RECEIVER: co-located with the server */
+	RULE_NOT_IN_APP,  /* NOT IN APP (or IN KERNEL): never inside the app's process */
+	RULE_IN_APP,      /* IN APP: in the RPC library */
+};
+
+struct place_constraint {
+	enum place_rule rule;
+	struct loc loc;
+};
+
 struct chain_use {
 	struct name_ref element;
 	struct binding *binds;
 	size_t n_binds, cap_binds;
+	struct place_constraint *rules;
+	size_t n_rules, cap_rules;
 	/* resolved */
 	struct element_decl *elem;
 	const struct field_decl **field_src; /* per element field: the service's request field */

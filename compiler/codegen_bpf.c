@@ -398,64 +398,16 @@ static void emit_elements(struct cg *g)
 			if (src)
 				sb_printf(g->out, "%s %s = %s", i ? "," : ":", el->fields[i].name, src);
 		}
-		sb_printf(g->out, "; drops with %s */\n", status_name(el->drop_code));
+		if (el->in_app)
+			sb_puts(g->out, "; IMPLEMENTED IN APP: the RPC library runs it */\n");
+		else
+			sb_printf(g->out, "; drops with %s; at %s */\n", status_name(el->drop_code),
+				  ir_place_name(e->place));
 		for (int d = DIR_REQUEST; d <= DIR_RESPONSE; d++)
 			if (e->has[d])
 				emit_direction(g, (enum direction)d);
 	}
 	g->el = NULL;
-}
-
-static void emit_chain(struct cg *g)
-{
-	const struct ir_chain *ir = g->ir;
-
-	sb_printf(g->out, "#define ADN_N_ELEMENTS %zu\n\n", ir->n_elems);
-	sb_puts(g->out, "/* Runs the request side of every element in chain order. Returns 0 if the\n"
-			" * request passes, else the status of the first element that dropped it,\n"
-			" * with *at = that element's index. */\n");
-	sb_puts(g->out, "static __always_inline int adn_chain_request(struct adn_frame *f, __u32 *at)\n{\n");
-	bool any = false;
-	for (size_t i = 0; i < ir->n_elems; i++)
-		any |= ir->elems[i].has[DIR_REQUEST];
-	bool rewrites = false;
-	for (size_t i = 0; i < ir->n_elems; i++)
-		rewrites |= ir->elems[i].n_writes > 0;
-	if (any)
-		sb_puts(g->out, "\tint status;\n");
-	if (rewrites)
-		sb_puts(g->out, "\tint rw = 0; /* set when an element rewrote a network field */\n");
-	if (any)
-		sb_puts(g->out, "\n");
-	for (size_t i = 0; i < ir->n_elems; i++) {
-		const struct ir_element *e = &ir->elems[i];
-		if (!e->has[DIR_REQUEST]) {
-			sb_printf(g->out, "\t/* %zu: %s has no ON REQUEST: passes */\n", i, e->decl->name);
-			continue;
-		}
-		sb_printf(g->out, "\tstatus = %s_request(f%s);\n\tif (status) {\n\t\t*at = %zu;\n\t\treturn status;\n\t}\n",
-			  e->decl->name, e->n_writes ? ", &rw" : "", i);
-	}
-	sb_puts(g->out, rewrites ? "\treturn rw ? ADN_PASS_REWRITE : 0;\n}\n\n" : "\treturn 0;\n}\n\n");
-
-	sb_puts(g->out, "/* Runs the response side of elements from-1 .. 0 (reverse chain order).\n"
-			" * Returns 0, or the status to write into the response. */\n");
-	sb_puts(g->out, "static __always_inline int adn_chain_response(struct adn_frame *f, __u32 from)\n{\n");
-	any = false;
-	for (size_t i = 0; i < ir->n_elems; i++)
-		any |= ir->elems[i].has[DIR_RESPONSE];
-	if (any)
-		sb_puts(g->out, "\tint status;\n\n");
-	for (size_t i = ir->n_elems; i-- > 0;) {
-		const struct ir_element *e = &ir->elems[i];
-		if (!e->has[DIR_RESPONSE])
-			continue;
-		sb_printf(g->out, "\tif (from > %zu) {\n\t\tstatus = %s_response(f);\n\t\tif (status)\n\t\t\treturn status;\n\t}\n",
-			  i, e->decl->name);
-	}
-	if (!any)
-		sb_puts(g->out, "\t(void)f;\n\t(void)from;\n");
-	sb_puts(g->out, "\treturn 0;\n}\n\n");
 }
 
 /* The .adn.meta text (docs/internals.md §3): what the loader needs that BTF
@@ -464,6 +416,7 @@ static void build_meta(struct strbuf *meta, const struct ir_chain *ir)
 {
 	sb_printf(meta, "version=0\nchain=%s\nservice=%s\nport=%d\nlayout=0x%08x\n", ir->chain->name,
 		  ir->svc->name, ir->svc->port, ir->layout_hash);
+	cg_meta_placement(meta, ir);
 	for (size_t i = 0; i < ir->n_elems; i++)
 		sb_printf(meta, "element=%s\n", ir->elems[i].decl->name);
 	for (size_t ei = 0; ei < ir->n_elems; ei++) {
@@ -542,7 +495,8 @@ void codegen_bpf(struct strbuf *out, const struct ir_chain *ir)
 	emit_tables(&g);
 	sb_puts(out, sb_str(&elements));
 	sb_free(&elements);
-	emit_chain(&g);
+	cg_emit_chain(&g);
 	emit_meta(&g);
-	sb_puts(out, "#include \"adn_sk_msg.h\"\n\nchar LICENSE[] SEC(\"license\") = \"GPL\";\n");
+	cg_emit_runtime(&g);
+	sb_puts(out, "char LICENSE[] SEC(\"license\") = \"GPL\";\n");
 }

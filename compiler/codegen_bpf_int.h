@@ -25,4 +25,11 @@ void cg_emit_where(struct cg *g, const char *ind, const struct select_insert *s,
 /* INSERT INTO <state table> SELECT, UPDATE, DELETE: a do { } while (0) body. */
 void cg_emit_write(struct cg *g, const char *ind, const struct select_insert *s);
 
+/* codegen_hooks.c: ADN_N_ELEMENTS, one adn_chain_request/_response pair per
+ * hook the elements are placed at, the runtime headers of those hooks; the
+ * hook=, transport= and place= lines of .adn.meta. */
+void cg_emit_chain(struct cg *g);
+void cg_emit_runtime(struct cg *g);
+void cg_meta_placement(struct strbuf *meta, const struct ir_chain *ir);
+
 #endif

@@ -60,13 +60,22 @@ void codegen_plan(struct strbuf *o, const struct ir_chain *ir)
 	sb_puts(o, ",\n  \"service\": ");
 	sb_json_str(o, ir->svc->name);
 	sb_printf(o, ",\n  \"port\": %d,\n  \"layout_hash\": \"0x%08x\",\n", ir->svc->port, ir->layout_hash);
-	sb_puts(o, "  \"placement\": \"sk_msg\",\n  \"elements\": [");
+	sb_printf(o, "  \"transport\": \"%s\",\n  \"hooks\": [", ir->udp ? "udp" : "tcp");
+	bool first_hook = true;
+	for (int p = PLACE_SK_MSG; p < PLACE_COUNT; p++)
+		if (ir->hooks & IR_PLACE_BIT(p)) {
+			sb_printf(o, "%s\"%s\"", first_hook ? "" : ", ", ir_place_name((enum ir_place)p));
+			first_hook = false;
+		}
+	sb_puts(o, "],\n  \"elements\": [");
 	for (size_t i = 0; i < ir->n_elems; i++) {
 		const struct ir_element *e = &ir->elems[i];
 		sb_puts(o, i ? ",\n    {" : "\n    {");
 		sb_printf(o, "\"index\": %zu, \"name\": ", i);
 		sb_json_str(o, e->decl->name);
-		sb_puts(o, ", \"placement\": \"sk_msg\", \"drop_status\": ");
+		sb_printf(o, ", \"placement\": \"%s\", \"placement_reason\": ", ir_place_name(e->place));
+		sb_json_str(o, e->place_reason ? e->place_reason : "");
+		sb_puts(o, ",\n     \"drop_status\": ");
 		sb_json_str(o, status_name(e->decl->drop_code));
 		sb_printf(o, ",\n     \"on_request\": %s, \"on_response\": %s,"
 			     " \"can_drop_request\": %s, \"can_drop_response\": %s,\n",
@@ -171,8 +180,21 @@ void codegen_explain(struct strbuf *o, const struct ir_chain *ir)
 
 	sb_printf(o, "chain %s on service %s (port %d), layout hash 0x%08x\n\n", ir->chain->name,
 		  ir->svc->name, ir->svc->port, ir->layout_hash);
-	sb_puts(o, "placement: every element at the sender's sk_msg hook (v0), fused into one\n"
-		   "program: requests run elements 0..N-1, responses N-1..0.\n\n");
+	sb_printf(o, "transport: %s\n", ir->udp ? "UDP (one RPC per datagram)" : "TCP (length-prefixed stream)");
+	sb_puts(o, "placement (cost model: each element at the earliest hook that can run it and\n"
+		   "its constraints allow, keeping chain order along the path; elements at one hook\n"
+		   "are fused into one program with one parse; docs/compiler.md):\n");
+	for (size_t i = 0; i < ir->chain->n_uses; i++) {
+		const struct chain_use *u = &ir->chain->uses[i];
+		for (size_t k = 0; k < ir->n_elems; k++) {
+			const struct ir_element *e = &ir->elems[k];
+			if (e->use != u)
+				continue;
+			sb_printf(o, "  %-16s at %-7s %s\n", e->decl->name, ir_place_name(e->place),
+				  e->place_reason ? e->place_reason : "");
+		}
+	}
+	sb_puts(o, "\n");
 	sb_puts(o, "written order:");
 	for (size_t i = 0; i < ir->chain->n_uses; i++)
 		sb_printf(o, " %s", ir->chain->uses[i].element.name);
@@ -193,7 +215,8 @@ void codegen_explain(struct strbuf *o, const struct ir_chain *ir)
 	sb_puts(o, "\norder (as run; responses run it backwards):\n");
 	for (size_t i = 0; i < ir->n_elems; i++) {
 		const struct ir_element *e = &ir->elems[i];
-		sb_printf(o, "  %zu. %-16s request: %-12s response: %-12s drops with %s\n", i, e->decl->name,
+		sb_printf(o, "  %zu. %-16s [%s] request: %-12s response: %-12s drops with %s\n", i, e->decl->name,
+			  ir_place_name(e->place),
 			  !e->has[0] ? "-" : e->can_drop[0] ? "may drop" : "passes",
 			  !e->has[1] ? "-" : e->can_drop[1] ? "may drop" : "passes",
 			  status_name(e->decl->drop_code));

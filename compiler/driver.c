@@ -1,5 +1,6 @@
 /* The pipeline: source -> tokens -> AST -> checks -> IR -> outputs. */
 #include "adnc.h"
+#include "verify.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -14,6 +15,13 @@
 #include "tokenize.h"
 
 struct adnc_unit *adnc_compile_source(const char *file, const char *src, size_t len, FILE *diag_out)
+{
+	return adnc_compile_source_placed(file, src, len, diag_out, NULL, 0);
+}
+
+struct adnc_unit *adnc_compile_source_placed(const char *file, const char *src, size_t len,
+					     FILE *diag_out, const struct ir_forced_place *forced,
+					     size_t n_forced)
 {
 	struct adnc_unit *u = calloc(1, sizeof(*u));
 	if (!u) {
@@ -33,8 +41,10 @@ struct adnc_unit *adnc_compile_source(const char *file, const char *src, size_t 
 	if (!chain || u->diag.errors)
 		return u;
 	u->ir = ir_build(&u->arena, &u->diag, chain);
-	if (u->ir)
+	if (u->ir) {
 		u->ir->prog = u->prog;
+		ir_place(&u->arena, &u->diag, u->ir, forced, n_forced);
+	}
 	if (u->diag.errors)
 		u->ir = NULL;
 	return u;
@@ -156,6 +166,9 @@ static int write_outputs(const struct adnc_unit *u, const struct adnc_options *o
 			     "This is a bug in adnc, not in %s: please report it with the .adn file.\n",
 			c_path, u->diag.file);
 		rc = ADNC_EXIT_CLANG;
+	} else if (o->verify) {
+		int v = adnc_verify(o_path, c_path, err);
+		rc = v == 2 ? ADNC_EXIT_VERIFIER : v ? ADNC_EXIT_USAGE : ADNC_EXIT_OK;
 	}
 out:
 	free(bpf);
@@ -173,7 +186,7 @@ int adnc_run(const struct adnc_options *o)
 
 	if (!src)
 		return ADNC_EXIT_USAGE;
-	struct adnc_unit *u = adnc_compile_source(o->input, src, len, err);
+	struct adnc_unit *u = adnc_compile_source_placed(o->input, src, len, err, o->forced, o->n_forced);
 	free(src);
 	if (!u->ir) {
 		if (u->diag.errors)

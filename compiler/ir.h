@@ -50,8 +50,32 @@ struct ir_map {
 	const struct table_decl *tab;
 };
 
+/* Where an element runs (compiler/place.c, docs/compiler.md "Placement"). */
+enum ir_place {
+	PLACE_NONE,
+	PLACE_SK_MSG, /* the sender's socket (TCP): requests at the client, responses at the server */
+	PLACE_SK_SKB, /* the receiver's socket: not available in this version */
+	PLACE_TC,     /* cls_bpf: requests at the client's egress, responses at its ingress (UDP) */
+	PLACE_XDP,    /* the server's ingress, request side only (UDP) */
+	PLACE_APP,    /* the RPC library, in the application's process (user-defined elements) */
+	PLACE_COUNT,
+};
+#define IR_PLACE_BIT(p) (1u << (p))
+
+const char *ir_place_name(enum ir_place p); /* "sk_msg", "tc", ... */
+enum ir_place ir_place_parse(const char *name); /* PLACE_NONE if unknown */
+
+/* A location forced from the command line (adnc --place ELEMENT=HOOK,
+ * --hook HOOK: element NULL). */
+struct ir_forced_place {
+	const char *element;
+	enum ir_place place;
+};
+
 struct ir_element {
 	int index;
+	enum ir_place place;
+	const char *place_reason; /* for --explain and the plan */
 	struct element_decl *decl;
 	struct chain_use *use;
 	const char **reads; /* service field names, first use order */
@@ -90,6 +114,8 @@ struct ir_chain {
 	/* execution order: elems[] after ir_reorder; the written order is
 	 * elems[i].use - chain->uses (the layout follows the written order) */
 	int opt_level;
+	bool udp;          /* the service's TRANSPORT */
+	unsigned hooks;    /* IR_PLACE_BIT of every location some element uses */
 	bool fold_params;     /* parameters compiled in as constants */
 	struct ir_move *moves;
 	size_t n_moves, cap_moves;
@@ -102,6 +128,13 @@ struct ir_chain *ir_build(struct arena *a, struct diag *d, struct chain_decl *c)
 /* Moves elements that can drop earlier where no observable effect changes
  * (reorder.c; level 0 keeps the written order). Call after ir_build. */
 void ir_reorder(struct arena *a, struct ir_chain *ir, int level);
+
+/* Gives every element a location: capabilities of each hook, the chain's
+ * constraints, forced locations, then the cost model. Reports what cannot
+ * be met (with the constraint's location). Call after ir_build, before
+ * ir_reorder. Returns false on errors. */
+bool ir_place(struct arena *a, struct diag *d, struct ir_chain *ir,
+	      const struct ir_forced_place *forced, size_t n_forced);
 
 /* The service field bound to an element field, NULL if unbound. */
 const char *ir_field_source(const struct ir_element *e, const struct field_decl *f);

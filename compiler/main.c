@@ -4,10 +4,12 @@
 
 #include "adnc.h"
 #include "codegen.h"
+#include "verify.h"
 
 static void usage(FILE *out)
 {
-	fputs("usage: adnc FILE.adn -o OUTDIR [-O0|-O1] [--fold-params] [--explain] [--emit-c-only]\n"
+	fputs("usage: adnc FILE.adn -o OUTDIR [-O0|-O1] [--fold-params] [--place E=HOOK] [--hook HOOK]\n"
+	      "            [--explain] [--emit-c-only] [--verify]\n"
 	      "       adnc FILE.adn --explain\n"
 	      "\n"
 	      "Compiles a chain of adn elements into eBPF. Writes into OUTDIR:\n"
@@ -23,17 +25,40 @@ static void usage(FILE *out)
 	      "  -O0               keep the written element order\n"
 	      "  -O1               (default) move drops earlier where nothing observable changes\n"
 	      "  --fold-params     compile parameters in as constants (adnctl param has no effect)\n"
+	      "  --verify          load the object into the kernel verifier (root); a rejection\n"
+	      "                    is reported at the DSL line that produced the code\n"
+	      "  --place E=HOOK    run element E at HOOK (sk_msg, tc, xdp, app): for testing;\n"
+	      "                    refused with a reason when E cannot run there\n"
+	      "  --hook HOOK       run every kernel element at HOOK\n"
+	      "  --verify-object X.bpf.o  only verify an object (its X.bpf.c maps lines back)\n"
 	      "  --help            this text\n"
 	      "  --version         print the version\n"
 	      "\n"
 	      "environment: CLANG (default clang), ADN_BPF_INCLUDE, ADN_HEADERS_INCLUDE\n"
-	      "exit status: 0 ok, 1 usage, 2 errors in the program, 3 clang failed (a bug in adnc)\n",
+	      "exit status: 0 ok, 1 usage, 2 errors in the program, 3 clang failed (a bug in adnc),\n"
+	      "             4 the verifier rejected the program (--verify; a bug in adnc)\n",
 	      out);
+}
+
+static int verify_object_cli(const char *obj)
+{
+	char c_path[4096];
+	size_t n = strlen(obj);
+
+	if (n < 2 || strcmp(obj + n - 2, ".o") || n + 1 > sizeof(c_path)) {
+		fprintf(stderr, "adnc: error: --verify-object: '%s' is not an X.bpf.o file\n", obj);
+		return ADNC_EXIT_USAGE;
+	}
+	snprintf(c_path, sizeof(c_path), "%.*s.c", (int)(n - 2), obj);
+	int v = adnc_verify(obj, c_path, stderr);
+	return v == 2 ? ADNC_EXIT_VERIFIER : v ? ADNC_EXIT_USAGE : ADNC_EXIT_OK;
 }
 
 int main(int argc, char **argv)
 {
 	struct adnc_options o = { .opt_level = 1 };
+	static struct ir_forced_place forced[64];
+	size_t n_forced = 0;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -49,8 +74,36 @@ int main(int argc, char **argv)
 			o.opt_level = a[2] - '0';
 		} else if (strcmp(a, "--fold-params") == 0) {
 			o.fold_params = true;
+		} else if (strcmp(a, "--verify") == 0) {
+			o.verify = true;
+		} else if (strcmp(a, "--verify-object") == 0) {
+			/* an object built (or edited) outside adnc: X.bpf.o with its
+			 * generated source X.bpf.c beside it */
+			if (++i == argc) {
+				fprintf(stderr, "adnc: error: --verify-object needs X.bpf.o\n");
+				return ADNC_EXIT_USAGE;
+			}
+			return verify_object_cli(argv[i]);
 		} else if (strcmp(a, "--emit-c-only") == 0) {
 			o.emit_c_only = true;
+		} else if (strcmp(a, "--place") == 0 || strcmp(a, "--hook") == 0) {
+			bool hook = a[2] == 'h';
+			const char *v = ++i < argc ? argv[i] : NULL;
+			char *eq = v && !hook ? strchr(v, '=') : NULL;
+			if (!v || (!hook && !eq) || n_forced == sizeof(forced) / sizeof(forced[0])) {
+				fprintf(stderr, "adnc: error: %s needs %s\n", a, hook ? "HOOK" : "ELEMENT=HOOK");
+				return ADNC_EXIT_USAGE;
+			}
+			if (eq)
+				*eq = '\0';
+			forced[n_forced].element = hook ? NULL : v;
+			forced[n_forced].place = ir_place_parse(hook ? v : eq + 1);
+			if (forced[n_forced].place == PLACE_NONE) {
+				fprintf(stderr, "adnc: error: %s: unknown hook '%s' (sk_msg, sk_skb, tc, xdp, app)\n",
+					a, hook ? v : eq + 1);
+				return ADNC_EXIT_USAGE;
+			}
+			n_forced++;
 		} else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
 			if (++i == argc) {
 				fprintf(stderr, "adnc: error: %s needs a directory\n", a);
@@ -82,5 +135,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return ADNC_EXIT_USAGE;
 	}
+	o.forced = forced;
+	o.n_forced = n_forced;
 	return adnc_run(&o);
 }

@@ -414,6 +414,14 @@ static void parse_service(struct parser *p, struct program *prog)
 		else
 			s->port = (int)t->ival;
 	}
+	if (accept_kw(p, "TRANSPORT")) {
+		const struct token *t = peek(p);
+		s->transport_loc = t->loc;
+		if (accept_kw(p, "UDP"))
+			s->udp = true;
+		else if (!accept_kw(p, "TCP"))
+			syntax_error(p, t, "UDP or TCP after TRANSPORT");
+	}
 	expect(p, TOK_LPAREN);
 	do {
 		struct method_decl m = { 0 };
@@ -774,8 +782,19 @@ static void parse_element(struct parser *p, struct program *prog, size_t start)
 		el->drop_status = st.name;
 		el->drop_loc = st.loc;
 	}
+	if (tok_is_kw(peek(p), "IMPLEMENTED")) {
+		/* a user-defined element: no body, the RPC library runs it */
+		el->in_app_loc = next(p)->loc;
+		expect_kw(p, "IN");
+		expect_kw(p, "APP");
+		el->in_app = true;
+		el->src_text = stmt_text(p, start, p->pos);
+		expect(p, TOK_SEMI);
+		ARENA_PUSH(p->a, prog->elements, prog->n_elements, prog->cap_elements, el);
+		return;
+	}
 	if (!tok_is_kw(peek(p), "BEGIN"))
-		syntax_error(p, peek(p), "BEGIN");
+		syntax_error(p, peek(p), "BEGIN or IMPLEMENTED IN APP");
 	next(p);
 	el->src_text = stmt_text(p, start, p->pos);
 	/* the element exists even if its body has errors: fewer follow-on errors */
@@ -784,6 +803,38 @@ static void parse_element(struct parser *p, struct program *prog, size_t start)
 }
 
 /* ---- chains ---- */
+
+/* Placement constraints after an element of a chain:
+ * AT SENDER | AT RECEIVER | NOT IN APP | IN KERNEL | IN APP, any number. */
+static void parse_place_rules(struct parser *p, struct chain_use *u)
+{
+	for (;;) {
+		const struct token *t = peek(p);
+		struct place_constraint r = { .loc = t->loc };
+		if (accept_kw(p, "AT")) {
+			if (accept_kw(p, "SENDER"))
+				r.rule = RULE_AT_SENDER;
+			else if (accept_kw(p, "RECEIVER"))
+				r.rule = RULE_AT_RECEIVER;
+			else
+				syntax_error(p, peek(p), "SENDER or RECEIVER after AT");
+		} else if (accept_kw(p, "NOT")) {
+			expect_kw(p, "IN");
+			expect_kw(p, "APP");
+			r.rule = RULE_NOT_IN_APP;
+		} else if (accept_kw(p, "IN")) {
+			if (accept_kw(p, "APP"))
+				r.rule = RULE_IN_APP;
+			else if (accept_kw(p, "KERNEL"))
+				r.rule = RULE_NOT_IN_APP;
+			else
+				syntax_error(p, peek(p), "APP or KERNEL after IN");
+		} else {
+			return;
+		}
+		ARENA_PUSH(p->a, u->rules, u->n_rules, u->cap_rules, r);
+	}
+}
 
 static void parse_chain(struct parser *p, struct program *prog)
 {
@@ -812,6 +863,7 @@ static void parse_chain(struct parser *p, struct program *prog)
 			} while (accept(p, TOK_COMMA));
 			expect(p, TOK_RPAREN);
 		}
+		parse_place_rules(p, &u);
 		ARENA_PUSH(p->a, c->uses, c->n_uses, c->cap_uses, u);
 	} while (accept(p, TOK_COMMA));
 	expect(p, TOK_RPAREN);

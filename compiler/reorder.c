@@ -11,7 +11,8 @@
  *  3. E has no ON RESPONSE, or one without effects that cannot drop (the
  *     network's reply to a request D drops runs the response side of the
  *     elements before D only);
- *  4. D does not rewrite a field that E reads. */
+ *  4. D does not rewrite a field that E reads;
+ *  5. both run at the same hook (placement fixed the order across hooks). */
 #include <string.h>
 
 #include "ir.h"
@@ -45,6 +46,9 @@ static const char *refusal(struct arena *a, const struct ir_element *e, const st
 			   const char **why)
 {
 	const char *eff;
+	if (e->place != d->place)
+		return arena_printf(a, "'%s' runs at %s and '%s' at %s: elements do not move between hooks",
+				    e->decl->name, ir_place_name(e->place), d->decl->name, ir_place_name(d->place));
 	if (e->can_drop[DIR_REQUEST])
 		return arena_printf(a, "'%s' can drop requests too (status %s); which drop comes first is what the caller sees",
 				    e->decl->name, status_name(e->decl->drop_code));

@@ -26,6 +26,7 @@
 #include "adn_pinned.h"
 #include "adn_row.h"
 #include "loader.h"
+#include "netdev.h"
 
 #define MAX_CGROUPS 64
 
@@ -130,7 +131,7 @@ static int parse_args(int argc, char **argv, struct attach_args *a)
 			return EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1 || a->n_cgroups == 0) {
+	if (optind != argc - 1 || (a->n_cgroups == 0 && !attach_net_no_cgroup_ok)) {
 		loader_error("attach", optind == argc ? "missing OBJ" :
 				       optind < argc - 1 ? "more than one OBJ given" :
 							   "at least one --cgroup is required");
@@ -597,6 +598,8 @@ int cmd_attach(int argc, char **argv)
 	sigset_t block, old;
 	int rc, lock_fd;
 
+	if (attach_net_wanted(argc, argv)) /* --dev: TC/XDP, attach_net.c */
+		return cmd_attach_net(argc, argv);
 	rc = parse_args(argc, argv, &a);
 	if (rc)
 		return rc;

@@ -16,6 +16,7 @@
 #include "adn_err.h"
 #include "adn_pinned.h"
 #include "loader.h"
+#include "netdev.h"
 
 
 static int collect_id(const char *rel, const char *path, void *ctx)
@@ -162,6 +163,7 @@ int chain_teardown(const char *chain, bool wait_for_release, struct adn_err *err
 	struct held_ids ids = { 0 };
 	int rc;
 
+	net_detach_chain(chain); /* TC/XDP attachments first (attach_net.c) */
 	held_ids_collect_pins(&ids, chain);
 	chain_clear_slot(chain);
 	detach_msg(chain);

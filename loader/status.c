@@ -7,6 +7,7 @@
 #include "adn_err.h"
 #include "adn_status.h"
 #include "loader.h"
+#include "netdev.h"
 
 static void status_usage(FILE *out)
 {
@@ -59,5 +60,7 @@ int cmd_status(int argc, char **argv)
 		loader_error("status", "%s", err.msg);
 		return EXIT_RUNTIME;
 	}
+	if (!json)
+		net_status_print(stdout, chain); /* TC/XDP devices, attach_net.c */
 	return EXIT_OK;
 }

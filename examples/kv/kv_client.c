@@ -37,6 +37,7 @@ struct options {
 	enum mode mode;
 	bool json;
 	bool udp;
+	long layout; /* -1: KV_LAYOUT_HASH */
 };
 
 /* Latencies in a log-linear histogram: 64 sub-buckets per power of two
@@ -255,6 +256,8 @@ static void usage(FILE *f)
 		"  --udp              one RPC per UDP datagram (at most %u bytes each; calls\n"
 		"                     without a reply are retried, then end UNAVAILABLE)\n"
 		"  --json             print the summary as one JSON object\n"
+		"  --layout N         put layout N in every header instead of KV_LAYOUT_HASH's low\n"
+		"                     16 bits (tests: a peer of another schema; 0 = unchecked)\n"
 		"exit: 0 all calls completed (any status), 1 usage error, 2 could not connect\n"
 		"      or some calls got no reply\n",
 		KV_PORT, ADN_UDP_FRAME_MAX);
@@ -307,6 +310,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "udp", no_argument, NULL, 'U' },
+		{ "layout", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -316,12 +320,17 @@ static int parse_options(int argc, char **argv, struct options *o)
 
 	*o = (struct options){ .host = "127.0.0.1", .port = KV_PORT, .user = "alice",
 			       .count = 1000, .outstanding = 128, .conns = 1,
-			       .value_size = 32, .timeout = 5, .mode = MODE_GET };
+			       .value_size = 32, .timeout = 5, .mode = MODE_GET, .layout = -1 };
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'H':
 			o->host = optarg;
+			break;
+		case 'L': /* for tests: a peer built from another schema */
+			if (!parse_ulong(optarg, 0, 65535, &v))
+				return bad_value("layout", optarg, "a number in 0..65535");
+			o->layout = (long)v;
 			break;
 		case 'p':
 			if (!parse_ulong(optarg, 1, 65535, &v))
@@ -444,12 +453,13 @@ int main(int argc, char **argv)
 	for (unsigned long i = 0; i < r.o.value_size; i++)
 		r.value[i] = (uint8_t)('a' + i % 26);
 
+	uint16_t layout = r.o.layout >= 0 ? (uint16_t)r.o.layout : (uint16_t)KV_LAYOUT_HASH;
 	if (r.o.udp)
 		r.client = adn_client_open_udp(r.o.host, (uint16_t)r.o.port,
-					       (uint16_t)KV_LAYOUT_HASH, err, sizeof(err));
+					       layout, err, sizeof(err));
 	else
 		r.client = adn_client_open(r.o.host, (uint16_t)r.o.port, (unsigned)r.o.conns,
-					   (uint16_t)KV_LAYOUT_HASH, err, sizeof(err));
+					   layout, err, sizeof(err));
 	if (!r.client) {
 		fprintf(stderr, "kv-client: %s\n", err);
 		return 2;

@@ -13,7 +13,7 @@ FUZZ_FLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined 
 
 $(FUZZ_BIN): selftests/fuzz/fuzz_adnc.c $(filter-out compiler/main.c,$(COMPILER_SRC)) $(wildcard compiler/*.h)
 	@mkdir -p $(FUZZ_DIR)
-	$(FUZZ_CC) $(FUZZ_FLAGS) selftests/fuzz/fuzz_adnc.c $(filter-out compiler/main.c,$(COMPILER_SRC)) -o $@
+	$(FUZZ_CC) $(FUZZ_FLAGS) selftests/fuzz/fuzz_adnc.c $(filter-out compiler/main.c,$(COMPILER_SRC)) $(LIBBPF_LIBS) -o $@
 
 $(FUZZ_DIR)/corpus/.seeded:
 	@mkdir -p $(FUZZ_DIR)/corpus
