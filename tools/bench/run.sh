@@ -191,7 +191,7 @@ hap_ver=$(haproxy -v | awk 'NR == 1 { print $3 }')
 
 mkdir -p "$OUT/bench"
 CSV=$OUT/bench/runs.csv
-echo "round,workload,setup,rps,p50_us,p99_us,p999_us,completed,ok,not_ok,net_replies,seconds,cpu_client_us,cpu_server_us,cpu_proxy1_us,cpu_proxy2_us,cpu_drain_us,sys_busy_us,sys_softirq_us,sys_kernel_us,sys_user_us,rss_server_kb,rss_proxy1_kb,rss_proxy2_kb,rss_drain_kb,log_records,log_lost" >"$CSV"
+echo "round,workload,setup,rps,p50_us,p99_us,p999_us,completed,ok,not_ok,net_replies,seconds,cpu_client_us,cpu_server_us,cpu_proxy1_us,cpu_proxy2_us,cpu_drain_us,sys_busy_us,sys_softirq_us,sys_kernel_us,sys_user_us,rss_server_kb,rss_proxy1_kb,rss_proxy2_kb,rss_drain_kb,log_records,log_lost,cpu_others_us" >"$CSV"
 
 wl_shape() { # WORKLOAD -> "conns outstanding"
 	case $1 in
@@ -260,6 +260,8 @@ run_one() {
 	local c0=() l0=0 lost0=0 j0 j1 c1=() l1=0 lost1=0 leaf
 	for leaf in client server proxy1 proxy2 drain; do c0+=("$(cg_usec "$cg/$leaf")"); done
 	j0=$(sys_jiffies)
+	local all0 mine0 all1 mine1
+	all0=$(cg_usec "$cgroot") mine0=$(cg_usec "$cgbase")
 	[ -n "$logf" ] && l0=$(wc -l <"$logf")
 	[ -n "$chain" ] && lost0=$(stat_of $chain log_lost)
 
@@ -275,6 +277,7 @@ run_one() {
 
 	# counters after
 	j1=$(sys_jiffies)
+	all1=$(cg_usec "$cgroot") mine1=$(cg_usec "$cgbase")
 	for leaf in client server proxy1 proxy2 drain; do c1+=("$(cg_usec "$cg/$leaf")"); done
 	local rss_s rss_1=0 rss_2=0 rss_d=0
 	rss_s=$(rss_kb $spid)
@@ -296,7 +299,7 @@ run_one() {
 	read -r jb0 js0 jk0 ju0 <<<"$j0"
 	read -r jb1 js1 jk1 ju1 <<<"$j1"
 	local us=$((1000000 / HZ))
-	echo "$row,${d[0]},${d[1]},${d[2]},${d[3]},${d[4]},$(((jb1 - jb0) * us)),$(((js1 - js0) * us)),$(((jk1 - jk0) * us)),$(((ju1 - ju0) * us)),$rss_s,$rss_1,$rss_2,$rss_d,$((l1 - l0)),$((lost1 - lost0))" >>"$CSV"
+	echo "$row,${d[0]},${d[1]},${d[2]},${d[3]},${d[4]},$(((jb1 - jb0) * us)),$(((js1 - js0) * us)),$(((jk1 - jk0) * us)),$(((ju1 - ju0) * us)),$rss_s,$rss_1,$rss_2,$rss_d,$((l1 - l0)),$((lost1 - lost0)),$(((all1 - all0) - (mine1 - mine0)))" >>"$CSV"
 	log "round $round $wl $s: $(jq -c '{rps, p50_us, p99_us, ok, net_replies}' <<<"$json")"
 	rm -f "$tmp"/*.log "$tmp"/*.jsonl "$tmp"/*.out
 }
@@ -320,9 +323,11 @@ echo "object,program,type,xlated_insns,xlated_bytes,jited_bytes" >"$INSN"
 for c in adnbench-gen adnbench-ref; do
 	[ -d /sys/fs/bpf/adn/$c ] || continue
 	obj=$([ $c = adnbench-gen ] && echo "generated (build/kv/kv.bpf.o)" || echo "hand-written (build/reference/kv_chain.bpf.o)")
-	for p in prog_msg prog_sockops; do
-		info=$(bpftool -j prog show pinned /sys/fs/bpf/adn/$c/$p)
-		ni=$(bpftool prog dump xlated pinned /sys/fs/bpf/adn/$c/$p | grep -cE '^ *[0-9]+:')
+	# every pinned program: prog_msg may be a dispatcher that tail-calls prog_chain
+	for pp in /sys/fs/bpf/adn/$c/prog_*; do
+		p=${pp##*/}
+		info=$(bpftool -j prog show pinned "$pp")
+		ni=$(bpftool prog dump xlated pinned "$pp" | grep -cE '^ *[0-9]+:')
 		echo "$obj,$p,$(jq -r '.type' <<<"$info"),$ni,$(jq -r '.bytes_xlated' <<<"$info"),$(jq -r '.bytes_jited' <<<"$info")" >>"$INSN"
 	done
 done
