@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,6 +23,9 @@ struct ring {
 	int fd;
 	char table[128]; /* "logging.log" */
 	struct adn_cols rec;
+	uint32_t type_id; /* of the record struct in the chain's BTF */
+	uint16_t index;   /* in the binary file */
+	bool binary;
 	FILE *out;
 	long *written;
 };
@@ -35,19 +40,60 @@ struct adn_log_drain {
 	struct adn_err *err; /* during open */
 };
 
+void adn_log_print_json(FILE *out, const char *table, const struct adn_cols *rec,
+			const void *data, size_t size)
+{
+	bool first = false;
+
+	fputs("{\"table\":", out);
+	adn_json_string(out, table, strlen(table));
+	if (size < rec->size)
+		fprintf(out, ",\"error\":\"record of %zu bytes, struct has %u\"", size, rec->size);
+	else
+		adn_cols_print(out, rec, data, ADN_STYLE_JSON, &first);
+	fputs("}\n", out);
+}
+
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct ring *r = ctx;
-	bool first = false;
 
-	fputs("{\"table\":", r->out);
-	adn_json_string(r->out, r->table, strlen(r->table));
-	if (size < r->rec.size)
-		fprintf(r->out, ",\"error\":\"record of %zu bytes, struct has %u\"", size, r->rec.size);
-	else
-		adn_cols_print(r->out, &r->rec, data, ADN_STYLE_JSON, &first);
-	fputs("}\n", r->out);
+	if (r->binary) {
+		/* the record as the program wrote it: decoded later, off the
+		 * hot path (adn_log_file_decode) */
+		uint16_t hdr[2] = { r->index, (uint16_t)size };
+		fwrite(hdr, sizeof(hdr), 1, r->out);
+		fwrite(data, 1, size, r->out);
+	} else {
+		adn_log_print_json(r->out, r->table, &r->rec, data, size);
+	}
 	(*r->written)++;
+	return 0;
+}
+
+int adn_log_drain_binary(struct adn_log_drain *d, struct adn_err *err)
+{
+	uint32_t btf_size = 0;
+	const void *raw = btf__raw_data(d->btf, &btf_size);
+
+	if (!raw)
+		return adn_err_set(err, EINVAL, "the chain's BTF cannot be serialised");
+	/* header: magic, the chain's BTF, then per LOG table its name and
+	 * record type; see docs/adnctl.md "Binary log files" */
+	uint32_t n = (uint32_t)d->n;
+	fwrite(ADN_LOG_FILE_MAGIC, 1, 8, d->out);
+	fwrite(&btf_size, sizeof(btf_size), 1, d->out);
+	fwrite(raw, 1, btf_size, d->out);
+	fwrite(&n, sizeof(n), 1, d->out);
+	for (int i = 0; i < d->n; i++) {
+		uint16_t len = (uint16_t)strlen(d->ring[i].table);
+		fwrite(&len, sizeof(len), 1, d->out);
+		fwrite(d->ring[i].table, 1, len, d->out);
+		fwrite(&d->ring[i].type_id, sizeof(uint32_t), 1, d->out);
+		d->ring[i].binary = true;
+	}
+	if (fflush(d->out))
+		return adn_err_set(err, errno, "write: %s", strerror(errno));
 	return 0;
 }
 
@@ -91,6 +137,8 @@ static int add_ring(const char *rel, const char *path, void *ctx)
 	if (id <= 0)
 		return adn_err_set(d->err, ENOENT, "LOG table %s: the chain's BTF has no struct %s",
 				   r->table, rec_name);
+	r->type_id = (uint32_t)id;
+	r->index = (uint16_t)(d->n - 1);
 	rc = adn_cols_from_type(&r->rec, d->btf, (uint32_t)id, "record", d->err);
 	if (rc)
 		return rc;

@@ -47,7 +47,9 @@ static void usage(FILE *out)
 		"  table CHAIN ELEMENT.TABLE delete KEYCOL=VALUE ... delete a row by key\n"
 		"  table CHAIN ELEMENT.TABLE list [--json]          print every row\n"
 		"  param CHAIN [ELEMENT.PARAM [VALUE]] [--json]     show or set parameters\n"
-		"  log CHAIN [-o FILE] [--follow] [--interval-ms N] drain LOG tables to JSON lines\n"
+		"  log CHAIN [-o FILE] [--follow] [--interval-ms N] [--format json|binary]\n"
+		"                                           drain LOG tables to JSON lines\n"
+		"  log-decode FILE                          print a binary log file as JSON lines\n"
 		"  stats CHAIN [--json]                             adn_stats counters (all CPUs)\n"
 		"\n"
 		"Values: integers, true/false, REAL decimals (0.05), enumerator names\n"
@@ -362,13 +364,17 @@ static void on_stop(int sig)
 static void log_usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: adnctl log CHAIN [-o FILE] [--follow] [--interval-ms N]\n"
+		"Usage: adnctl log CHAIN [-o FILE] [--follow] [--interval-ms N] [--format json|binary]\n"
 		"\n"
 		"Drain every LOG table (ring buffer) of CHAIN as JSON lines, one object\n"
 		"per record: {\"table\":\"logging.log\",\"time\":\"...\",...}.\n"
 		"\n"
 		"Options:\n"
-		"  -o, --output FILE     append to FILE (flushed after each drain)\n"
+		"  -o, --output FILE     append to FILE (flushed after each drain); with\n"
+		"                        --format binary FILE is created anew\n"
+		"  -F, --format F        json (default) or binary: the records as the programs\n"
+		"                        wrote them, with the chain's BTF in a header, for\n"
+		"                        logging at line rate; decode with adnctl log-decode\n"
 		"  -f, --follow          keep draining until SIGINT/SIGTERM, then drain once\n"
 		"                        more and exit 0\n"
 		"  -i, --interval-ms N   drain period with --follow (default 10). The programs\n"
@@ -398,20 +404,28 @@ static int cmd_log(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "follow", no_argument, NULL, 'f' },
 		{ "interval-ms", required_argument, NULL, 'i' },
+		{ "format", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *path = NULL;
-	bool follow = false;
+	bool follow = false, binary = false;
 	long interval_ms = 10;
 	struct adn_err err;
 	char *end;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "o:fi:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:fi:F:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			path = optarg;
+			break;
+		case 'F':
+			if (strcmp(optarg, "json") && strcmp(optarg, "binary")) {
+				error_line("log", "--format: '%s' is not json or binary", optarg);
+				return EXIT_USAGE;
+			}
+			binary = !strcmp(optarg, "binary");
 			break;
 		case 'f':
 			follow = true;
@@ -439,14 +453,19 @@ static int cmd_log(int argc, char **argv)
 	const char *chain = argv[optind];
 	if (!valid_chain("log", chain))
 		return EXIT_USAGE;
-	FILE *out = path ? fopen(path, "a") : stdout;
+	if (binary && !path && isatty(STDOUT_FILENO)) {
+		error_line("log", "--format binary needs -o FILE (or a pipe), not a terminal");
+		return EXIT_USAGE;
+	}
+	FILE *out = path ? fopen(path, binary ? "w" : "a") : stdout;
 	if (!out) {
 		error_line("log", "%s: %s", path, strerror(errno));
 		return EXIT_RUNTIME;
 	}
 	struct adn_log_drain *d = adn_log_drain_open(chain, out, &err);
-	if (!d) {
+	if (!d || (binary && adn_log_drain_binary(d, &err))) {
 		error_line("log", "%s", err.msg);
+		adn_log_drain_close(d);
 		if (path)
 			fclose(out);
 		return EXIT_RUNTIME;
@@ -529,6 +548,30 @@ static void die_usage_hint(const char *cmd)
 	usage(stderr);
 }
 
+static int cmd_log_decode(int argc, char **argv)
+{
+	struct adn_err err;
+
+	if (argc != 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		FILE *o = argc == 2 ? stdout : stderr;
+		fprintf(o, "Usage: adnctl log-decode FILE\n\n"
+			   "Print a binary log file (adnctl log --format binary) as JSON lines.\n");
+		return argc == 2 ? EXIT_OK : EXIT_USAGE;
+	}
+	FILE *in = fopen(argv[1], "rb");
+	if (!in) {
+		error_line("log-decode", "%s: %s", argv[1], strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	long n = adn_log_file_decode(in, stdout, &err);
+	fclose(in);
+	if (n < 0) {
+		error_line("log-decode", "%s: %s", argv[1], err.msg);
+		return EXIT_RUNTIME;
+	}
+	return EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -538,6 +581,7 @@ int main(int argc, char **argv)
 		{ "table", cmd_table },
 		{ "param", cmd_param },
 		{ "log", cmd_log },
+		{ "log-decode", cmd_log_decode },
 		{ "stats", cmd_stats },
 	};
 

@@ -36,5 +36,23 @@ expect_eq "requests carry the user" $N "$(jq -r 'select(.kind == "request" and .
 jq -s -e 'all(.[]; .time | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z$"))' "$LOG" >/dev/null ||
 	fail "log time is not a wall-clock time"
 expect_eq "records lost" 0 "$(chain_stat $CHAIN log_lost)"
+
+# The binary format: records as the programs wrote them, decoded afterwards
+# into the same JSON lines.
+BIN_LOG=$TEST_TMP/log.bin
+"$ADNCTL" log $CHAIN -o "$BIN_LOG" --format binary --follow --interval-ms 20 >"$TEST_TMP/drain2.out" 2>&1 &
+drain=$!
+_pids+=("$drain")
+out=$(kv "$CG" $PORT --user bob --count 1000 --outstanding 64) || fail "bob: $out"
+sleep 0.3
+kill -TERM $drain
+wait $drain || fail "binary drainer failed: $(cat "$TEST_TMP/drain2.out")"
+"$ADNCTL" log-decode "$BIN_LOG" >"$TEST_TMP/decoded.jsonl" || fail "log-decode"
+expect_eq "binary: request records" 1000 "$(jq -r 'select(.kind == "request" and .user == "bob")|1' "$TEST_TMP/decoded.jsonl" | wc -l)"
+expect_eq "binary: denied responses" 1000 \
+	"$(jq -r 'select(.kind == "response" and .status == "permission_denied")|1' "$TEST_TMP/decoded.jsonl" | wc -l)"
+head -c 100 "$BIN_LOG" >"$TEST_TMP/trunc.bin"
+"$ADNCTL" log-decode "$TEST_TMP/trunc.bin" >/dev/null 2>"$TEST_TMP/err" && fail "a truncated log file decoded"
+grep -q "truncated" "$TEST_TMP/err" || fail "unclear error: $(cat "$TEST_TMP/err")"
 stop_server
 echo ok

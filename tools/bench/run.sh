@@ -23,6 +23,26 @@
 # to skip the ACL-size runs, BENCH_OUT (docs/ by default).
 set -euo pipefail
 
+LOG_FORMAT=${BENCH_LOG_FORMAT:-binary}
+# log_mark FILE: a position in a log file (lines for JSON, bytes for binary)
+log_mark() {
+	case $1 in
+	*.binary) stat -c %s "$1" ;;
+	*) wc -l <"$1" ;;
+	esac
+}
+# log_records_since FILE MARK: records written after MARK
+log_records_since() {
+	case $1 in
+	*.binary)
+		local total size
+		total=$("$B/adnctl" log-decode "$1" | wc -l)
+		size=$(stat -c %s "$1")
+		echo $((total - total * $2 / size)) ;;
+	*) echo $(($(wc -l <"$1") - $2)) ;;
+	esac
+}
+
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 cmdline="$0${*:+ $*}"
@@ -221,9 +241,12 @@ run_one() {
 		spid=$LAST_PID
 		wait_port $port
 		if [ -n "$chain" ]; then
-			logf=$tmp/log.jsonl
+			# binary by default: the records as the programs wrote them,
+			# decoded after the run (BENCH_LOG_FORMAT=json for JSON lines)
+			logf=$tmp/log.$LOG_FORMAT
 			: >"$logf"
-			run_in "$cg/drain" $CPU_SERVER "$tmp/drain.out" "$B/adnctl" log $chain -o "$logf" --follow
+			run_in "$cg/drain" $CPU_SERVER "$tmp/drain.out" "$B/adnctl" log $chain -o "$logf" \
+				--format $LOG_FORMAT --follow
 			dpid=$LAST_PID
 		fi
 	else
@@ -262,7 +285,7 @@ run_one() {
 	j0=$(sys_jiffies)
 	local all0 mine0 all1 mine1
 	all0=$(cg_usec "$cgroot") mine0=$(cg_usec "$cgbase")
-	[ -n "$logf" ] && l0=$(wc -l <"$logf")
+	[ -n "$logf" ] && l0=$(log_mark "$logf")
 	[ -n "$chain" ] && lost0=$(stat_of $chain log_lost)
 
 	if [ "$kind" = kv ]; then
@@ -286,7 +309,7 @@ run_one() {
 	[ -n "$dpid" ] && rss_d=$(rss_kb $dpid)
 	[ -n "$chain" ] && lost1=$(stat_of $chain log_lost)
 	[ -n "$dpid" ] && stop_pid $dpid # drains once more at SIGTERM
-	[ -n "$logf" ] && l1=$(wc -l <"$logf")
+	[ -n "$logf" ] && l1=$((l0 + $(log_records_since "$logf" "$l0")))
 	for f in $p1 $p2 $spid; do stop_pid $f; done
 
 	local d=() i
