@@ -177,6 +177,11 @@ static void emit_compare(struct cg *g, const struct expr *e)
 		      r->type.kind != TY_INT_LITERAL) ||
 		     (type_is_signed(r->type) && type_is_integer(l->type) && !type_is_signed(l->type) &&
 		      l->type.kind != TY_INT_LITERAL);
+	/* a negative literal is a signed value too: C would make -1 unsigned */
+	bool lneg = l->kind == EX_UNARY && l->op == TOK_MINUS && l->lhs->kind == EX_INT && l->lhs->ival;
+	bool rneg = r->kind == EX_UNARY && r->op == TOK_MINUS && r->lhs->kind == EX_INT && r->lhs->ival;
+	mixed |= (lneg && type_is_integer(r->type) && !type_is_signed(r->type) && r->type.kind != TY_INT_LITERAL) ||
+		 (rneg && type_is_integer(l->type) && !type_is_signed(l->type) && l->type.kind != TY_INT_LITERAL);
 	if (mixed)
 		sb_puts(g->out, "(__s64)");
 	cg_emit_expr(g, l);
@@ -362,9 +367,14 @@ void cg_emit_expr(struct cg *g, const struct expr *e)
 		emit_case(g, e);
 		break;
 	case EX_UNARY:
+		if (e->op != 'N' && e->lhs->kind != EX_INT) {
+			/* negated in __u64: -INT64_MIN wraps instead of being undefined */
+			sb_puts(g->out, "((__s64)-(__u64)");
+			cg_emit_expr(g, e->lhs);
+			sb_puts(g->out, ")");
+			break;
+		}
 		sb_puts(g->out, e->op == 'N' ? "!" : "-");
-		if (e->op != 'N' && e->lhs->kind != EX_INT)
-			sb_puts(g->out, "(__s64)");
 		cg_emit_expr(g, e->lhs);
 		break;
 	case EX_BINARY:
@@ -397,10 +407,19 @@ void cg_emit_expr(struct cg *g, const struct expr *e)
 			sb_puts(g->out, ")");
 			break;
 		}
+		if (e->type.kind == TY_INT64) {
+			/* INT64 + - *: computed in __u64 (wraps, no undefined
+			 * overflow for clang to reason with), then signed, also
+			 * when an operand is a __u64 (a - b < 0 on UINT64 a, b) */
+			sb_puts(g->out, "((__s64)((__u64)");
+			cg_emit_expr(g, e->lhs);
+			sb_printf(g->out, " %s (__u64)", c_op(e->op));
+			cg_emit_expr(g, e->rhs);
+			sb_puts(g->out, "))");
+			break;
+		}
 		sb_puts(g->out, "(");
-		if (e->type.kind == TY_INT64)
-			sb_puts(g->out, "(__s64)");
-		else if (e->type.kind == TY_UINT64 || e->type.kind == TY_TIMESTAMP || e->type.kind == TY_REAL)
+		if (e->type.kind == TY_UINT64 || e->type.kind == TY_TIMESTAMP || e->type.kind == TY_REAL)
 			sb_puts(g->out, "(__u64)");
 		cg_emit_expr(g, e->lhs);
 		sb_printf(g->out, " %s ", c_op(e->op));
