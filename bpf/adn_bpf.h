@@ -61,6 +61,18 @@ struct adn_stats {
 	__u64 log_lost;      /* log records the ring buffer had no room for */
 	__u64 explicit_runs; /* runs that needed per-frame verdicts (after a drop) */
 	__u64 bad_layout;    /* requests of another layout hash, answered FAILED_PRECONDITION */
+	__u64 routed;        /* requests sent to a replica by ROUTE TO REPLICA */
+	__u64 route_miss;    /* requests whose replica had no connection (UNAVAILABLE) or address family */
+};
+
+/* What the chain decided for one request besides pass or drop. The runtime
+ * hands the chain functions &v.at (the first member), so chains that do not
+ * route see a plain __u32 *at; a ROUTE TO REPLICA writes the rest
+ * (adn_route_set, adn_route.h). */
+struct adn_verdict {
+	__u32 at;     /* index of the element that dropped the request */
+	__u32 routed; /* 1: route holds the route value of the request */
+	__u64 route;
 };
 
 struct {

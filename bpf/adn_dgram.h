@@ -18,6 +18,7 @@
 #define ADN_DGRAM_H
 
 #include "adn_layout.h"
+#include "adn_route_run.h"
 
 #define ADN_FRAME_WORDS ((ADN_FRAME_PREFIX + 3) / 4)
 
@@ -44,6 +45,7 @@ struct adn_dgram {
 	union adn_frame_buf u;
 	__u32 old_word; /* header bytes 10..13 as received */
 	__u32 old_sum;  /* csum of the prefix as received (ADN_DG_NET only) */
+	struct adn_verdict v; /* a passing request: where ROUTE TO REPLICA sends it */
 };
 
 static __always_inline __u32 adn_dgram_hdr_word(const struct adn_dgram *d)
@@ -74,8 +76,11 @@ static __always_inline enum adn_dgram_action
 adn_dgram_decide(struct adn_dgram *d, __u32 payload_len, int request, int have_prefix, int xdp)
 {
 	struct adn_frame *f = &d->u.f;
-	__u32 at = 0;
 	int status;
+
+	d->v.at = 0;
+	d->v.routed = 0;
+	d->v.route = 0;
 
 	/* One datagram is exactly one frame. */
 	if (f->hdr.len != payload_len || f->hdr.len < ADN_FRAME_MIN ||
@@ -113,7 +118,7 @@ adn_dgram_decide(struct adn_dgram *d, __u32 payload_len, int request, int have_p
 	d->old_sum = (__u32)bpf_csum_diff(0, 0, d->u.w, sizeof(d->u.w), 0);
 #endif
 	ADN_COUNT(requests);
-	status = adn_dgram_chain_request(xdp, f, &at);
+	status = adn_dgram_chain_request(xdp, f, &d->v.at);
 	if (status == ADN_PASS_REWRITE) {
 		ADN_COUNT(rewritten);
 #ifndef ADN_NO_REWRITE
@@ -130,7 +135,7 @@ adn_dgram_decide(struct adn_dgram *d, __u32 payload_len, int request, int have_p
 	f->hdr.flags |= ADN_F_NET_REPLY;
 	/* The elements before the one that dropped it see the reply, as
 	 * they would see a server's response (a log records it once). */
-	adn_dgram_chain_response(xdp, f, at);
+	adn_dgram_chain_response(xdp, f, d->v.at);
 	return ADN_DG_REPLY;
 }
 

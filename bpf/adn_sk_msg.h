@@ -30,14 +30,44 @@
 #define ADN_SK_MSG_H
 
 #include "adn_layout.h"
+#include "adn_route_run.h"
 
 #ifndef ADN_MAX_FRAMES
 #define ADN_MAX_FRAMES 64 /* frames walked per run; the rest in the next run */
 #endif
 
+#ifdef ADN_ROUTE_MAP
+/* The routing state of one run of the sk_msg program. It lives in the
+ * socket's storage, not on the stack (the walk's stack is near the 512-byte
+ * limit); a socket's sendmsg calls never overlap. Scalars only: it is an
+ * argument of a global function. */
+struct adn_route_io {
+	struct adn_sock_key own;  /* the sending socket's key */
+	struct adn_sock_key gkey; /* where the frames [0, off) go */
+	struct adn_sock_key k;    /* out: where the frame just routed goes */
+	__u64 route;              /* in: the frame's route value */
+	__u32 routed;             /* in: a ROUTE TO REPLICA ran on it */
+	__u32 grouped;            /* gkey is set */
+	__u32 gself;              /* gkey is the sender's own connection */
+	__u32 probed;             /* a redirect was tried: the verdict must be explicit */
+	__u32 self;               /* out: k is the sender's own connection */
+	__u32 pad;
+};
+#endif
+
 /* Per-socket state of the sk_msg program. */
 struct adn_sock_state {
 	__u32 explicit_verdicts; /* a redirect happened earlier in this sendmsg */
+#ifdef ADN_ROUTE_MAP
+	/* A routed frame whose target differs from the frames before it ends
+	 * a run; its decision waits here for the next run, which starts at
+	 * that frame, so the chain runs once per frame. */
+	__u32 pend_valid;
+	__u32 pend_rpc_id;
+	__u32 pend_self;
+	struct adn_sock_key pend_key;
+	struct adn_route_io rt;
+#endif
 };
 
 struct {
@@ -75,8 +105,13 @@ static __always_inline void adn_key_from_msg(const struct sk_msg_md *msg,
 	__builtin_memset(k, 0, sizeof(*k));
 	k->family = msg->family;
 	if (msg->family == AF_INET) {
-		k->local_ip[0] = msg->local_ip4;
-		k->remote_ip[0] = msg->remote_ip4;
+		__u32 l = msg->local_ip4, r = msg->remote_ip4;
+
+		/* keeps clang from merging these loads with the IPv6 ones into
+		 * one load through a computed ctx pointer (refused) */
+		asm volatile("" : "+r"(l), "+r"(r));
+		k->local_ip[0] = l;
+		k->remote_ip[0] = r;
 	} else {
 		k->local_ip[0] = msg->local_ip6[0];
 		k->local_ip[1] = msg->local_ip6[1];
@@ -112,9 +147,17 @@ int adn_sockops(struct bpf_sock_ops *ops)
 		ours = bpf_ntohl(ops->remote_port) == cfg->port;
 	else
 		ours = ops->local_port == cfg->port;
+	adn_key_from_ops(ops, &key);
+#ifdef ADN_ROUTE_MAP
+	/* Replicas may listen on other ports than the service's. */
+	if (!ours && op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
+		ours = adn_route_is_replica(key.family, key.remote_ip,
+					    bpf_ntohl(key.remote_port), 1);
+	else if (!ours)
+		ours = adn_route_is_replica(key.family, key.local_ip, key.local_port, 0);
+#endif
 	if (!ours)
 		return 1;
-	adn_key_from_ops(ops, &key);
 	if (bpf_sock_hash_update(ops, &adn_socks, &key, BPF_NOEXIST) == 0)
 		ADN_COUNT(sockets);
 	return 1;
@@ -239,6 +282,7 @@ static __always_inline int adn_msg_bounce(struct sk_msg_md *msg)
 	return bpf_msg_redirect_hash(msg, &adn_socks, &self, BPF_F_INGRESS);
 }
 
+
 enum adn_walk_end {
 	ADN_WALK_ALL,     /* every frame walked passes */
 	ADN_WALK_PARTIAL, /* stopped at a frame whose prefix is not all here */
@@ -256,7 +300,111 @@ struct adn_walk {
 	__u32 len;  /* length of the frame the walk stopped at */
 	__u32 need; /* ADN_WALK_PARTIAL: bytes to wait for */
 	enum adn_walk_end end;
+#ifdef ADN_ROUTE_MAP
+	struct adn_sock_state *st; /* NULL: no storage, requests are not routed */
+#endif
 };
+
+#ifdef ADN_ROUTE_MAP
+static __always_inline int adn_key_same_peer(const struct adn_sock_key *a,
+					     const struct adn_sock_key *b)
+{
+	return !((a->remote_port ^ b->remote_port) | (a->remote_ip[0] ^ b->remote_ip[0]) |
+		 (a->remote_ip[1] ^ b->remote_ip[1]) | (a->remote_ip[2] ^ b->remote_ip[2]) |
+		 (a->remote_ip[3] ^ b->remote_ip[3]));
+}
+
+/* Where a passing request goes (docs/kernel-notes.md, "Load balancing").
+ * 0: with the frames before it (the group, io->gkey); 1: to another
+ * target (io->k, io->self) than theirs: the run ends before it; -1: its
+ * replica has no connection from this client (the caller answers it
+ * UNAVAILABLE).
+ * A global function: the verifier checks it once, on its own, instead of
+ * once per path of the frame walk (inlined, the walk of a chain with a
+ * hash exceeded the 1M-instruction limit). */
+__attribute__((noinline)) int adn_route_frame(struct sk_msg_md *msg, struct adn_route_io *io)
+{
+	const struct adn_replica *rep;
+	int self = 1;
+
+	if (!msg || !io)
+		return -1;
+	io->k = io->own;
+	rep = io->routed ? adn_route_pick(io->route) : 0;
+	if (rep) {
+		if (rep->family != io->own.family) {
+			ADN_COUNT(route_miss);
+			return -1;
+		}
+		io->k.remote_ip[0] = rep->addr[0];
+		io->k.remote_ip[1] = rep->addr[1];
+		io->k.remote_ip[2] = rep->addr[2];
+		io->k.remote_ip[3] = rep->addr[3];
+		io->k.remote_port = bpf_htonl(rep->port);
+		self = adn_key_same_peer(&io->k, &io->own);
+		ADN_COUNT(routed);
+	}
+	io->self = self;
+	if (io->grouped && (self ? io->gself : !io->gself && adn_key_same_peer(&io->k, &io->gkey)))
+		return 0;
+	if (!self) {
+		/* Does this client have a connection to the replica? A failed
+		 * redirect changes nothing; a successful one is overridden by
+		 * the run's final, explicit verdict. */
+		io->probed = 1;
+		if (bpf_msg_redirect_hash(msg, &adn_socks, &io->k, 0) != SK_PASS) {
+			ADN_COUNT(route_miss);
+			return -1;
+		}
+	}
+	if (io->grouped)
+		return 1;
+	io->gkey = io->k;
+	io->gself = self;
+	io->grouped = 1;
+	return 0;
+}
+
+static __always_inline int adn_walk_route(struct adn_walk *w, const struct adn_frame *f,
+					  const struct adn_verdict *v)
+{
+	struct adn_sock_state *st = w->st;
+	int r;
+
+	if (!st)
+		return 0;
+	st->rt.routed = v->routed;
+	st->rt.route = v->route;
+	r = adn_route_frame(w->msg, &st->rt);
+	if (r <= 0)
+		return r;
+	/* The next run starts at this frame and takes the decision from here,
+	 * so the chain runs once per frame. */
+	st->pend_valid = 1;
+	st->pend_rpc_id = f->hdr.rpc_id;
+	st->pend_self = st->rt.self;
+	st->pend_key = st->rt.k;
+	return 1;
+}
+
+/* The first frame of a run may have been decided by the run before. */
+static __always_inline int adn_walk_pending(struct adn_walk *w, __u32 off,
+					    const struct adn_frame *f)
+{
+	struct adn_sock_state *st = w->st;
+
+	if (off || !st || !st->pend_valid)
+		return 0;
+	st->pend_valid = 0;
+	if (st->pend_rpc_id != f->hdr.rpc_id)
+		return 0; /* stale (the rest of that send never came) */
+	st->rt.gkey = st->pend_key;
+	st->rt.gself = st->pend_self;
+	st->rt.grouped = 1;
+	st->rt.probed |= !st->pend_self;
+	return 1;
+}
+#endif
 
 /* One frame: run the chain on it; 0 to go on to the next, 1 to stop.
  * Called through bpf_loop so that the verifier checks it once, not once
@@ -266,7 +414,8 @@ static int adn_walk_frame(__u32 i, void *ctx)
 	struct adn_walk *w = ctx;
 	struct sk_msg_md *msg = w->msg;
 	struct adn_frame f;
-	__u32 off = w->off, len, at = 0;
+	struct adn_verdict v = {};
+	__u32 off = w->off, len;
 	int status;
 
 	if (off >= w->size)
@@ -320,14 +469,33 @@ static int adn_walk_frame(__u32 i, void *ctx)
 	}
 	if (adn_msg_copy(msg, off, &f, ADN_FRAME_PREFIX, &w->base))
 		goto bad;
+#ifdef ADN_ROUTE_MAP
+	if (adn_walk_pending(w, off, &f)) {
+		w->off = off + len;
+		return 0;
+	}
+#endif
 	ADN_COUNT(requests);
-	status = ADN_MSG_CHAIN_REQUEST(&f, &at);
+	status = ADN_MSG_CHAIN_REQUEST(&f, &v.at);
 	if (status == ADN_PASS_REWRITE) {
 		if (adn_msg_write_net(msg, off, &w->base, &f))
 			goto bad;
 		ADN_COUNT(rewritten);
 		status = 0;
 	}
+#ifdef ADN_ROUTE_MAP
+	if (!status) {
+		int r = adn_walk_route(w, &f, &v);
+
+		if (r > 0)
+			return 1; /* frames before this one: one verdict */
+		if (r < 0) {
+			/* passed every element, but its replica is unreachable */
+			status = ADN_UNAVAILABLE;
+			v.at = ADN_N_ELEMENTS;
+		}
+	}
+#endif
 	if (!status) {
 		w->off = off + len;
 		return 0;
@@ -337,7 +505,7 @@ static int adn_walk_frame(__u32 i, void *ctx)
 		goto bad;
 	/* The elements before the one that dropped it see the reply, as
 	 * they would see a server's response (a log records it once). */
-	ADN_MSG_CHAIN_RESPONSE(&f, at);
+	ADN_MSG_CHAIN_RESPONSE(&f, v.at);
 	w->end = off ? ADN_WALK_DROP : ADN_WALK_REPLY;
 	return 1;
 bad:
@@ -354,6 +522,17 @@ int adn_msg(struct sk_msg_md *msg)
 	ADN_COUNT(msgs);
 	st = bpf_sk_storage_get(&adn_sk_state, msg->sk, 0,
 				BPF_SK_STORAGE_GET_F_CREATE);
+#ifdef ADN_ROUTE_MAP
+	w.st = st;
+	if (st) {
+		/* here, not in the bpf_loop callback: there clang merges the
+		 * IPv4 and IPv6 loads into one access through a modified ctx
+		 * pointer */
+		adn_key_from_msg(msg, &st->rt.own);
+		st->rt.grouped = 0;
+		st->rt.probed = 0;
+	}
+#endif
 	bpf_loop(ADN_MAX_FRAMES, adn_walk_frame, &w, 0);
 
 	if (w.off) {
@@ -366,6 +545,20 @@ int adn_msg(struct sk_msg_md *msg)
 		 * short and make the kernel run the chain again on frames this
 		 * run has already decided. */
 		bpf_msg_apply_bytes(msg, w.off);
+#ifdef ADN_ROUTE_MAP
+		/* A group for another connection, or after a redirect was tried
+		 * in this send: an explicit verdict (docs/kernel-notes.md). */
+		if (st && st->rt.grouped && (!st->rt.gself || st->rt.probed || st->explicit_verdicts)) {
+			verdict = bpf_msg_redirect_hash(msg, &adn_socks, &st->rt.gkey, 0);
+			if (verdict != SK_PASS) {
+				/* the replica's socket closed since the walk */
+				ADN_COUNT(route_miss);
+				verdict = bpf_msg_redirect_hash(msg, &adn_socks, &st->rt.own, 0);
+			}
+			st->explicit_verdicts = w.off < w.size;
+			return verdict;
+		}
+#endif
 		verdict = adn_msg_pass(msg, st);
 		if (st && w.off >= w.size)
 			st->explicit_verdicts = 0;

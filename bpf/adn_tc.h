@@ -93,6 +93,68 @@ static __always_inline int adn_tc_reply(struct __sk_buff *skb, const struct adn_
 	return bpf_redirect(skb->ifindex, ingress ? 0 : BPF_F_INGRESS);
 }
 
+#ifdef ADN_ROUTE_MAP
+/* Sends a passing request leaving the client to the replica its route
+ * value chose (adn_route.h): destination IPv4 address, UDP port and, when
+ * the replica set knows it, MAC rewritten; IP and UDP checksums fixed (the
+ * address is in the UDP pseudo-header). The client's socket must accept
+ * replies from every replica (the RPC library's replica client does). An
+ * empty set leaves the packet alone. IPv6 is not routed (route_miss). */
+static __always_inline int adn_tc_route(struct __sk_buff *skb, const struct adn_pkt *p,
+					const struct adn_dgram *d)
+{
+	const __u32 daddr_off = ETH_HLEN + __builtin_offsetof(struct iphdr, daddr);
+	const __u32 ipsum_off = ETH_HLEN + __builtin_offsetof(struct iphdr, check);
+	__u32 csum_off, dport_off, old_ip, new_ip;
+	__u16 old_port, new_port;
+	const struct adn_replica *r;
+	__u8 mac[ETH_ALEN];
+	__u32 port;
+
+	if (!d->v.routed || adn_tc_at_ingress(skb))
+		return 0;
+	r = adn_route_pick(d->v.route);
+	if (!r)
+		return 0;
+	if (p->ipv6 || r->family != AF_INET) {
+		ADN_COUNT(route_miss);
+		return 0;
+	}
+	if (p->l4_off > ADN_L4_OFF_MAX)
+		return -1;
+	csum_off = p->l4_off + __builtin_offsetof(struct udphdr, check);
+	dport_off = p->l4_off + __builtin_offsetof(struct udphdr, dest);
+	if (bpf_skb_load_bytes(skb, daddr_off, &old_ip, sizeof(old_ip)) ||
+	    bpf_skb_load_bytes(skb, dport_off, &old_port, sizeof(old_port)))
+		return -1;
+	new_ip = r->addr[0];
+	port = r->port;
+	__builtin_memcpy(mac, r->mac, ETH_ALEN);
+	new_port = bpf_htons((__u16)port);
+	ADN_COUNT(routed);
+	if (old_ip != new_ip) {
+		if (bpf_l4_csum_replace(skb, csum_off, old_ip, new_ip,
+					BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0 | sizeof(new_ip)) ||
+		    bpf_l3_csum_replace(skb, ipsum_off, old_ip, new_ip, sizeof(new_ip)) ||
+		    bpf_skb_store_bytes(skb, daddr_off, &new_ip, sizeof(new_ip), 0))
+			return -1;
+	}
+	if (old_port != new_port) {
+		if (bpf_l4_csum_replace(skb, csum_off, old_port, new_port,
+					BPF_F_MARK_MANGLED_0 | sizeof(new_port)) ||
+		    bpf_skb_store_bytes(skb, dport_off, &new_port, sizeof(new_port), 0))
+			return -1;
+	}
+	if (mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5])
+		if (bpf_skb_store_bytes(skb, __builtin_offsetof(struct ethhdr, h_dest), mac,
+					ETH_ALEN, 0))
+			return -1;
+	return 0;
+}
+#else
+#define adn_tc_route(skb, p, d) 0
+#endif
+
 SEC("tc")
 int adn_tc(struct __sk_buff *skb)
 {
@@ -133,15 +195,15 @@ int adn_tc(struct __sk_buff *skb)
 
 	switch (adn_dgram_decide(&d, p.payload_len, p.request, have_prefix, 0)) {
 	case ADN_DG_PASS:
-		return TC_ACT_OK;
+		return adn_tc_route(skb, &p, &d) ? TC_ACT_SHOT : TC_ACT_OK;
 	case ADN_DG_STATUS:
 		return adn_tc_write_hdr_word(skb, &p, &d) ? TC_ACT_SHOT : TC_ACT_OK;
 	case ADN_DG_NET:
 #ifndef ADN_NO_REWRITE
-		return adn_tc_write_net(skb, &p, &d) ? TC_ACT_SHOT : TC_ACT_OK;
-#else
-		return TC_ACT_OK;
+		if (adn_tc_write_net(skb, &p, &d))
+			return TC_ACT_SHOT;
 #endif
+		return adn_tc_route(skb, &p, &d) ? TC_ACT_SHOT : TC_ACT_OK;
 	case ADN_DG_REPLY:
 		return adn_tc_reply(skb, &p, &d);
 	default:

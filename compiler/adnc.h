@@ -52,6 +52,7 @@ struct adnc_options {
 	int opt_level;       /* -O0: written order; default 1: reorder drops earlier */
 	bool fold_params;    /* --fold-params: parameters become constants */
 	bool verify;         /* --verify: load the object into the kernel verifier */
+	bool offload;        /* --target offload: XDP elements on the NIC (compiler/offload.c) */
 	const struct ir_forced_place *forced; /* --place / --hook */
 	size_t n_forced;
 	FILE *diag_out;      /* stderr if NULL */

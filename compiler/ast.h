@@ -185,6 +185,7 @@ enum stmt_kind {
 	ST_INSERT, /* INSERT [OR REPLACE] INTO target SELECT ... FROM input ... */
 	ST_UPDATE, /* UPDATE target SET c = e, ... [FROM input JOIN ...] [WHERE ...] */
 	ST_DELETE, /* DELETE FROM target WHERE key = v ... */
+	ST_ROUTE,  /* ROUTE TO REPLICA exprs[0] [FROM input JOIN ...] [WHERE ...] */
 };
 
 struct set_clause { /* c = value in UPDATE */
@@ -258,6 +259,8 @@ struct element_decl {
 	size_t n_reads, cap_reads;
 	struct field_decl **writes; /* fields written (UPDATE input), in order */
 	size_t n_writes, cap_writes;
+	bool routes;                /* has a ROUTE TO REPLICA (ON REQUEST) */
+	struct loc route_loc;
 	struct expr **method_names; /* 'name' literals compared with METHOD: checked per chain */
 	size_t n_method_names, cap_method_names;
 };

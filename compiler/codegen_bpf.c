@@ -191,9 +191,10 @@ static void emit_direction(struct cg *g, enum direction d)
 	bool early = last_output + 1 == on->n_stmts;
 	bool has_output = last_output < on->n_stmts;
 
-	sb_printf(g->out, "static __always_inline int %s_%s(struct adn_frame *f%s)\n{\n", el->name,
+	sb_printf(g->out, "static __always_inline int %s_%s(struct adn_frame *f%s%s)\n{\n", el->name,
 		  d == DIR_REQUEST ? "request" : "response",
-		  d == DIR_REQUEST && g->el->n_writes ? ", int *rw" : "");
+		  d == DIR_REQUEST && g->el->n_writes ? ", int *rw" : "",
+		  d == DIR_REQUEST && g->el->routes ? ", __u32 *at" : "");
 	if (uses_params) {
 		sb_puts(g->out, "\tconst struct adn_params *params = adn_gen_params();\n");
 		if (!early && has_output)
@@ -383,6 +384,22 @@ static void emit_tables(struct cg *g)
 	}
 }
 
+/* The replica set of the element that routes (bpf/adn_route.h). */
+static void emit_route_map(struct cg *g)
+{
+	const struct ir_chain *ir = g->ir;
+
+	for (size_t ei = 0; ei < ir->n_elems; ei++) {
+		const struct element_decl *el = ir->elems[ei].decl;
+		if (!ir->elems[ei].routes)
+			continue;
+		cg_line_comment(g, "", el->route_loc.line, "ROUTE TO REPLICA: the replica set (adnctl replica)");
+		sb_printf(g->out, "#include \"adn_route.h\"\n\nADN_ROUTE_MAP_DEFINE(%s__replicas);\n"
+				  "#define ADN_ROUTE_MAP %s__replicas\n\n", el->name, el->name);
+		return;
+	}
+}
+
 static void emit_elements(struct cg *g)
 {
 	const struct ir_chain *ir = g->ir;
@@ -443,6 +460,9 @@ static void build_meta(struct strbuf *meta, const struct ir_chain *ir)
 			sb_putc(meta, '\n');
 		}
 	}
+	for (size_t ei = 0; ei < ir->n_elems; ei++)
+		if (ir->elems[ei].routes)
+			sb_printf(meta, "route=%s\n", ir->elems[ei].decl->name);
 	for (size_t mi = 0; mi < ir->n_maps; mi++)
 		if (ir->maps[mi].kind == MAP_RINGBUF)
 			sb_printf(meta, "log=%s.%s\n", ir->maps[mi].el->name, ir->maps[mi].tab->name);
@@ -493,6 +513,7 @@ void codegen_bpf(struct strbuf *out, const struct ir_chain *ir)
 	emit_params(&g);
 	emit_helpers(&g);
 	emit_tables(&g);
+	emit_route_map(&g);
 	sb_puts(out, sb_str(&elements));
 	sb_free(&elements);
 	cg_emit_chain(&g);

@@ -66,8 +66,8 @@ static void emit_request(struct cg *g, enum ir_place hook)
 			sb_printf(g->out, "\t/* %zu: %s has no ON REQUEST: passes */\n", i, e->decl->name);
 			continue;
 		}
-		sb_printf(g->out, "\tstatus = %s_request(f%s);\n\tif (status) {\n\t\t*at = %zu;\n\t\treturn status;\n\t}\n",
-			  e->decl->name, e->n_writes ? ", &rw" : "", i);
+		sb_printf(g->out, "\tstatus = %s_request(f%s%s);\n\tif (status) {\n\t\t*at = %zu;\n\t\treturn status;\n\t}\n",
+			  e->decl->name, e->n_writes ? ", &rw" : "", e->routes ? ", at" : "", i);
 	}
 	sb_puts(g->out, rewrites ? "\treturn rw ? ADN_PASS_REWRITE : 0;\n}\n\n" : "\treturn 0;\n}\n\n");
 }

@@ -130,6 +130,17 @@ static void emit_delete(struct cg *g, const char *ind, const struct select_inser
 	sb_printf(g->out, "%sbpf_map_delete_elem(&%s__%s, &key_%s);\n", ind, el, t, t);
 }
 
+/* ROUTE TO REPLICA v: the runtime sends the request to replica v % n
+ * (bpf/adn_route.h); `at` points at the runtime's struct adn_verdict. */
+static void emit_route(struct cg *g, const char *ind, const struct select_insert *s)
+{
+	cg_emit_joins(g, ind, s, "break");
+	cg_emit_where(g, ind, s, "break");
+	sb_printf(g->out, "%sadn_route_set(at, (__u64)(", ind);
+	cg_emit_expr(g, s->exprs[0]);
+	sb_puts(g->out, "));\n");
+}
+
 void cg_emit_write(struct cg *g, const char *ind, const struct select_insert *s)
 {
 	switch (s->kind) {
@@ -141,6 +152,9 @@ void cg_emit_write(struct cg *g, const char *ind, const struct select_insert *s)
 		break;
 	case ST_DELETE:
 		emit_delete(g, ind, s);
+		break;
+	case ST_ROUTE:
+		emit_route(g, ind, s);
 		break;
 	}
 }

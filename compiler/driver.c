@@ -1,6 +1,7 @@
 /* The pipeline: source -> tokens -> AST -> checks -> IR -> outputs. */
 #include "adnc.h"
 #include "verify.h"
+#include "offload.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -188,6 +189,8 @@ int adnc_run(const struct adnc_options *o)
 		return ADNC_EXIT_USAGE;
 	struct adnc_unit *u = adnc_compile_source_placed(o->input, src, len, err, o->forced, o->n_forced);
 	free(src);
+	if (o->offload) /* --target offload: the NIC takes XDP (offload.c) */
+		offload_apply(u, o->forced, o->n_forced);
 	if (!u->ir) {
 		if (u->diag.errors)
 			fprintf(err, "%d error%s generated.\n", u->diag.errors, u->diag.errors == 1 ? "" : "s");
@@ -202,6 +205,8 @@ int adnc_run(const struct adnc_options *o)
 		free(text);
 	}
 	rc = o->outdir ? write_outputs(u, o, err) : ADNC_EXIT_OK;
+	if (rc == ADNC_EXIT_OK && o->outdir && o->offload)
+		rc = offload_write_outputs(u, o, err);
 	adnc_unit_free(u);
 	return rc;
 }

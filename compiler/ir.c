@@ -79,6 +79,7 @@ static void lower_element(struct arena *a, struct ir_chain *ir, struct ir_elemen
 		if (src)
 			add_name(a, &e->writes, &e->n_writes, &cap_writes, src);
 	}
+	e->routes = el->routes;
 	for (int d = DIR_REQUEST; d <= DIR_RESPONSE; d++) {
 		const struct on_block *on = &el->on[d];
 		bool passes = false;
@@ -290,6 +291,35 @@ static void build_maps(struct arena *a, struct diag *d, struct ir_chain *ir)
 	}
 }
 
+/* The replica set of the routing element (bpf/adn_route_abi.h): ARRAY of 3
+ * sets of 16 replicas (8 + 16 x 32 bytes). A chain has at most one. */
+static void build_route_map(struct arena *a, struct diag *d, struct ir_chain *ir)
+{
+	const struct ir_element *router = NULL;
+
+	for (size_t ei = 0; ei < ir->n_elems; ei++) {
+		const struct ir_element *e = &ir->elems[ei];
+		if (!e->routes)
+			continue;
+		if (router) {
+			diag_error(d, e->use->element.loc, "'%s' and '%s' both ROUTE TO REPLICA; a chain sends a request to one replica, so only one element may route",
+				   router->decl->name, e->decl->name);
+			continue;
+		}
+		router = e;
+		struct ir_map m = { 0 };
+		m.name = arena_printf(a, "%s__replicas", e->decl->name);
+		m.pin = arena_printf(a, "%s/replicas", e->decl->name);
+		m.el = e->decl;
+		m.kind = MAP_ARRAY;
+		m.key_size = 4;
+		m.value_size = 8 + 16 * 32;
+		m.max_entries = 3;
+		m.capacity = 3;
+		ARENA_PUSH(a, ir->maps, ir->n_maps, ir->cap_maps, m);
+	}
+}
+
 struct ir_chain *ir_build(struct arena *a, struct diag *d, struct chain_decl *c)
 {
 	struct ir_chain *ir = arena_alloc(a, sizeof(*ir));
@@ -309,5 +339,6 @@ struct ir_chain *ir_build(struct arena *a, struct diag *d, struct chain_decl *c)
 	collect_net_fields(a, d, ir);
 	build_layout(a, ir);
 	build_maps(a, d, ir);
+	build_route_map(a, d, ir);
 	return d->errors > errors ? NULL : ir;
 }

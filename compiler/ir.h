@@ -83,6 +83,7 @@ struct ir_element {
 	const char **writes; /* service fields rewritten (UPDATE input) */
 	size_t n_writes;
 	bool has[2];      /* ON REQUEST / ON RESPONSE present */
+	bool routes;      /* ROUTE TO REPLICA: the map <element>__replicas */
 	bool can_drop[2];
 	const char **tables_read, **tables_written;
 	size_t n_tables_read, n_tables_written, cap_tr, cap_tw;

@@ -9,7 +9,7 @@
 static void usage(FILE *out)
 {
 	fputs("usage: adnc FILE.adn -o OUTDIR [-O0|-O1] [--fold-params] [--place E=HOOK] [--hook HOOK]\n"
-	      "            [--explain] [--emit-c-only] [--verify]\n"
+	      "            [--explain] [--emit-c-only] [--verify] [--target host|offload]\n"
 	      "       adnc FILE.adn --explain\n"
 	      "\n"
 	      "Compiles a chain of adn elements into eBPF. Writes into OUTDIR:\n"
@@ -30,6 +30,9 @@ static void usage(FILE *out)
 	      "  --place E=HOOK    run element E at HOOK (sk_msg, tc, xdp, app): for testing;\n"
 	      "                    refused with a reason when E cannot run there\n"
 	      "  --hook HOOK       run every kernel element at HOOK\n"
+	      "  --target offload  also build <chain>.offload.bpf.o: the elements that fit a\n"
+	      "                    SmartNIC's rules (NFP) run at XDP on the server's NIC\n"
+	      "                    (docs/offload.md); --target host (default) does not\n"
 	      "  --verify-object X.bpf.o  only verify an object (its X.bpf.c maps lines back)\n"
 	      "  --help            this text\n"
 	      "  --version         print the version\n"
@@ -84,6 +87,13 @@ int main(int argc, char **argv)
 				return ADNC_EXIT_USAGE;
 			}
 			return verify_object_cli(argv[i]);
+		} else if (strcmp(a, "--target") == 0 || strncmp(a, "--target=", 9) == 0) {
+			const char *v = a[8] == '=' ? a + 9 : ++i < argc ? argv[i] : "";
+			if (strcmp(v, "offload") && strcmp(v, "host")) {
+				fprintf(stderr, "adnc: error: --target needs host or offload\n");
+				return ADNC_EXIT_USAGE;
+			}
+			o.offload = strcmp(v, "offload") == 0;
 		} else if (strcmp(a, "--emit-c-only") == 0) {
 			o.emit_c_only = true;
 		} else if (strcmp(a, "--place") == 0 || strcmp(a, "--hook") == 0) {

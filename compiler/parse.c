@@ -675,6 +675,35 @@ static void parse_update_delete(struct parser *p, struct on_block *on, size_t st
 	ARENA_PUSH(p->a, on->stmts, on->n_stmts, on->cap_stmts, s);
 }
 
+/* ROUTE TO REPLICA e [FROM input {JOIN ...}] [WHERE e] ; */
+static void parse_route(struct parser *p, struct on_block *on, size_t start)
+{
+	struct select_insert s = { 0 };
+	struct loc at = p->toks[start].loc;
+
+	s.kind = ST_ROUTE;
+	s.loc = at;
+	s.line = at.line;
+	s.target = (struct name_ref){ "replica", at };
+	expect_kw(p, "TO");
+	expect_kw(p, "REPLICA");
+	struct expr *e = parse_expr(p);
+	ARENA_PUSH(p->a, s.exprs, s.n_exprs, s.cap_exprs, e);
+	if (accept_kw(p, "FROM")) {
+		s.from = expect_name(p, "'input' after FROM");
+		parse_joins(p, &s);
+	}
+	if (accept_kw(p, "WHERE"))
+		s.where = parse_expr(p);
+	expect(p, TOK_SEMI);
+	s.src_text = stmt_text(p, start, p->pos);
+	if (!on) {
+		diag_error(p->d, at, "ROUTE TO REPLICA must be inside ON REQUEST");
+		return;
+	}
+	ARENA_PUSH(p->a, on->stmts, on->n_stmts, on->cap_stmts, s);
+}
+
 static bool at_top_level_create(struct parser *p)
 {
 	return tok_is_kw(peek(p), "CREATE") &&
@@ -740,8 +769,10 @@ static void parse_body(struct parser *p, struct element_decl *el)
 			parse_update_delete(p, on, start, true);
 		} else if (accept_kw(p, "DELETE")) {
 			parse_update_delete(p, on, start, false);
+		} else if (accept_kw(p, "ROUTE")) {
+			parse_route(p, on, start);
 		} else {
-			syntax_error(p, t, "CREATE TABLE, INSERT, UPDATE, DELETE, ON REQUEST, ON RESPONSE or END");
+			syntax_error(p, t, "CREATE TABLE, INSERT, UPDATE, DELETE, ROUTE, ON REQUEST, ON RESPONSE or END");
 		}
 	}
 	p->recover = outer;

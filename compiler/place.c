@@ -99,6 +99,9 @@ static const char *why_not(struct arena *a, const struct ir_chain *ir, const str
 		if (p == PLACE_XDP && e->has[DIR_RESPONSE])
 			return arena_printf(a, "XDP at the server's ingress runs request elements only, and '%s' has an ON RESPONSE side",
 					    n);
+		if (p == PLACE_XDP && e->routes)
+			return arena_printf(a, "'%s' routes requests (ROUTE TO REPLICA), which must happen before they leave the client: TC at its egress, not XDP at a server",
+					    n);
 		return NULL;
 	default:
 		return "unknown location";

@@ -195,9 +195,44 @@ static void resolve_insert_table(struct resolver *r, struct scope *s, struct sel
 	}
 }
 
+/* ROUTE TO REPLICA value: the request goes to replica value % n of the
+ * chain's replica set (docs/language.md "Load balancing"). */
+static void resolve_route(struct resolver *r, struct scope *s, struct select_insert *sel)
+{
+	struct element_decl *el = s->el;
+	struct expr *v = sel->exprs[0];
+
+	rs_resolve_expr(r, s, v);
+	if (sel->where) {
+		rs_resolve_expr(r, s, sel->where);
+		rs_expect_bool(r, sel->where, "WHERE");
+	}
+	if (s->dir == DIR_RESPONSE) {
+		diag_error(r->d, sel->loc, "ROUTE TO REPLICA is only possible ON REQUEST (a response goes back the way its request came)");
+		return;
+	}
+	if (el->routes) {
+		diag_error(r->d, sel->loc, "element '%s' has a second ROUTE TO REPLICA (line %d has the first); an element routes once",
+			   el->name, el->route_loc.line);
+		return;
+	}
+	if (v->type.kind != TY_NONE && !type_is_integer(v->type) && v->type.kind != TY_INT_LITERAL)
+		diag_error(r->d, v->loc, "ROUTE TO REPLICA needs an integer (e.g. hash(input.object_id)), not %s",
+			   rs_tname(r, v->type));
+	if (rs_find_table(el, "replicas"))
+		diag_error(r->d, rs_find_table(el, "replicas")->loc, "table 'replicas' of element '%s': the name is taken by the replica set of its ROUTE TO REPLICA",
+			   el->name);
+	el->routes = true;
+	el->route_loc = sel->loc;
+}
+
 void rs_resolve_write(struct resolver *r, struct scope *s, struct select_insert *sel)
 {
 	struct element_decl *el = s->el;
+	if (sel->kind == ST_ROUTE) {
+		resolve_route(r, s, sel);
+		return;
+	}
 	if (sel->kind == ST_UPDATE && strcasecmp(sel->target.name, "input") == 0) {
 		resolve_sets_input(r, s, sel);
 		return;

@@ -27,6 +27,7 @@
 #include "adn_row.h"
 #include "loader.h"
 #include "netdev.h"
+#include "attach_offload.h"
 
 #define MAX_CGROUPS 64
 
@@ -598,6 +599,8 @@ int cmd_attach(int argc, char **argv)
 	sigset_t block, old;
 	int rc, lock_fd;
 
+	if (attach_offload_wanted(argc, argv)) /* --offload: the NIC, attach_offload.c */
+		return cmd_attach_offload(argc, argv);
 	if (attach_net_wanted(argc, argv)) /* --dev: TC/XDP, attach_net.c */
 		return cmd_attach_net(argc, argv);
 	rc = parse_args(argc, argv, &a);

@@ -17,6 +17,7 @@
 #include "adn_pinned.h"
 #include "loader.h"
 #include "netdev.h"
+#include "attach_offload.h"
 
 
 static int collect_id(const char *rel, const char *path, void *ctx)
@@ -163,6 +164,7 @@ int chain_teardown(const char *chain, bool wait_for_release, struct adn_err *err
 	struct held_ids ids = { 0 };
 	int rc;
 
+	offload_detach_chain(chain); /* hardware XDP (attach_offload.c) */
 	net_detach_chain(chain); /* TC/XDP attachments first (attach_net.c) */
 	held_ids_collect_pins(&ids, chain);
 	chain_clear_slot(chain);

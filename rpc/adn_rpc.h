@@ -90,6 +90,35 @@ struct adn_client *adn_client_open(const char *host, uint16_t port,
 struct adn_client *adn_client_open_udp(const char *host, uint16_t port, uint16_t layout,
 				       char *err, size_t errlen);
 
+/* ---- replicas: per-RPC load balancing (ROUTE TO REPLICA) ------------- */
+
+/* A client of a service whose chain routes each request to one of n
+ * replicas (hosts[i], ports[i]; 1..1024). The kernel picks the replica;
+ * see docs/rpc-library.md "Replicas". TCP: one connection per replica,
+ * all from the same local address and port, every one connected here
+ * (a replica that cannot be reached fails the open, one line in err).
+ * Calls leave on any live connection and the chain's sk_msg program
+ * redirects each to its replica's connection; replies are taken from all.
+ * A replica connection that breaks fails no call at once (the library
+ * cannot tell which calls the kernel sent there): calls still outstanding
+ * then that get no reply within the grace period (1 s,
+ * adn_client_set_replica_grace) complete with ADN_UNAVAILABLE
+ * (ADN_RPC_F_LOCAL). A request routed to a replica this client has no
+ * live connection to is answered by the network with ADN_UNAVAILABLE. */
+struct adn_client *adn_client_open_replicas(const char *const hosts[], const uint16_t ports[],
+					    unsigned n, uint16_t layout, char *err, size_t errlen);
+
+/* The same over UDP: one socket, not connected, that sends to hosts[0]
+ * (TC at the client's egress rewrites the destination to the chosen
+ * replica) and takes replies from any address. Retries as for
+ * adn_client_open_udp; a retry is routed again. */
+struct adn_client *adn_client_open_replicas_udp(const char *const hosts[], const uint16_t ports[],
+						unsigned n, uint16_t layout, char *err, size_t errlen);
+
+/* Replica client (TCP): how long calls outstanding when a replica's
+ * connection broke may still be answered (ms, default 1000). */
+void adn_client_set_replica_grace(struct adn_client *c, unsigned grace_ms);
+
 /* UDP: a call is sent at most tries times (1..16; default 4), the first
  * retry interval_ms (>= 1; default 200) after the first send, each later
  * one after twice the previous interval. No effect on a TCP client. */

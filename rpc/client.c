@@ -21,9 +21,7 @@
 #define OUT_LIMIT ((size_t)64 << 20) /* queued bytes per connection */
 #define READS_PER_EVENT 16
 
-struct adn_client *adn_client_open(const char *host, uint16_t port,
-				   unsigned nconns, uint16_t layout,
-				   char *err, size_t errlen)
+struct adn_client *adn_cl_new(unsigned nconns, uint16_t layout, char *err, size_t errlen)
 {
 	if (nconns < 1 || nconns > MAX_CONNS) {
 		adn_errf(err, errlen, "number of connections %u not in 1..%u", nconns,
@@ -49,25 +47,43 @@ struct adn_client *adn_client_open(const char *host, uint16_t port,
 		adn_errf(err, errlen, "epoll_create1: %s", strerror(errno));
 		goto fail;
 	}
-	for (unsigned i = 0; i < nconns; i++) {
-		struct client_conn *cn = &c->conns[i];
-		cn->fd = adn_sock_connect(host, port, err, errlen);
-		if (cn->fd < 0)
-			goto fail;
-		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = i };
-		if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, cn->fd, &ev) < 0) {
-			adn_errf(err, errlen, "epoll_ctl: %s", strerror(errno));
-			goto fail;
-		}
-		cn->alive = true;
-		c->live++;
-	}
 	return c;
 nomem:
 	adn_errf(err, errlen, "out of memory");
 fail:
 	adn_client_close(c);
 	return NULL;
+}
+
+int adn_cl_add_conn(struct adn_client *c, unsigned i, int fd, char *err, size_t errlen)
+{
+	struct client_conn *cn = &c->conns[i];
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = i };
+
+	cn->fd = fd;
+	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		adn_errf(err, errlen, "epoll_ctl: %s", strerror(errno));
+		return -1;
+	}
+	cn->alive = true;
+	c->live++;
+	return 0;
+}
+
+struct adn_client *adn_client_open(const char *host, uint16_t port,
+				   unsigned nconns, uint16_t layout,
+				   char *err, size_t errlen)
+{
+	struct adn_client *c = adn_cl_new(nconns, layout, err, errlen);
+
+	for (unsigned i = 0; c && i < nconns; i++) {
+		int fd = adn_sock_connect(host, port, err, errlen);
+		if (fd < 0 || adn_cl_add_conn(c, i, fd, err, errlen)) {
+			adn_client_close(c);
+			return NULL;
+		}
+	}
+	return c;
 }
 
 void adn_client_close(struct adn_client *c)
@@ -246,6 +262,29 @@ static bool expired(const struct call_slot *s, uint64_t now)
 	return s->deadline_ns && s->deadline_ns <= now;
 }
 
+static bool orphaned(const struct call_slot *s, uint64_t now)
+{
+	return s->orphan_ns && s->orphan_ns <= now;
+}
+
+/* A replica client does not know which replica the kernel sent a call to
+ * (docs/rpc-library.md, "Replicas"): when one replica's connection breaks,
+ * every call outstanding then that gets no reply within the grace period
+ * went to it, and completes UNAVAILABLE. */
+static void orphan_calls(struct adn_client *c)
+{
+	uint64_t t = adn_now_ns() + c->grace_ns;
+
+	for (uint32_t i = 0; i <= c->mask; i++) {
+		struct call_slot *s = &c->slots[i];
+		if (!s->used || s->orphan_ns)
+			continue;
+		s->orphan_ns = t;
+		if (!c->next_expiry_ns || t < c->next_expiry_ns)
+			c->next_expiry_ns = t;
+	}
+}
+
 static void break_conn(struct adn_client *c, unsigned ci, const char *fmt, const char *why)
 {
 	struct client_conn *cn = &c->conns[ci];
@@ -261,7 +300,10 @@ static void break_conn(struct adn_client *c, unsigned ci, const char *fmt, const
 	c->st.conns_broken++;
 	adn_buf_free(&cn->in);
 	adn_buf_free(&cn->out);
-	adn_cl_fail_calls(c, ADN_UNAVAILABLE, on_conn, ci);
+	if (c->replicas)
+		orphan_calls(c);
+	else
+		adn_cl_fail_calls(c, ADN_UNAVAILABLE, on_conn, ci);
 }
 
 static void set_want_out(struct adn_client *c, unsigned ci, bool on)
@@ -302,7 +344,8 @@ static bool handle_reply(struct adn_client *c, unsigned ci, const struct adn_hdr
 		return false;
 	}
 	struct call_slot *s = &c->slots[h->rpc_id & c->mask];
-	if (!s->used || s->rpc_id != h->rpc_id || s->conn != ci) {
+	/* replicas: the reply comes on the connection the kernel chose */
+	if (!s->used || s->rpc_id != h->rpc_id || (s->conn != ci && !c->replicas)) {
 		c->st.unknown_replies++; /* late reply after a deadline, or junk */
 		return true;
 	}
@@ -361,13 +404,26 @@ void adn_cl_expire_calls(struct adn_client *c)
 
 	if (!c->next_expiry_ns || now < c->next_expiry_ns)
 		return;
+	if (c->replicas) {
+		uint64_t was = c->st.completed;
+		adn_cl_fail_calls(c, ADN_UNAVAILABLE, orphaned, now);
+		if (c->st.completed != was)
+			snprintf(c->err, sizeof(c->err),
+				 "a replica's connection broke: %llu calls got no reply within %llu ms",
+				 (unsigned long long)(c->st.completed - was),
+				 (unsigned long long)(c->grace_ns / 1000000u));
+	}
 	uint64_t before = c->st.completed;
 	adn_cl_fail_calls(c, ADN_DEADLINE_EXCEEDED, expired, now);
 	c->st.timeouts += c->st.completed - before;
 	/* Recompute the earliest deadline left. */
 	c->next_expiry_ns = 0;
 	for (uint32_t i = 0; i <= c->mask; i++) {
-		uint64_t d = c->slots[i].used ? c->slots[i].deadline_ns : 0;
+		const struct call_slot *s = &c->slots[i];
+		uint64_t d = s->used ? s->deadline_ns : 0;
+		if (d && (!c->next_expiry_ns || d < c->next_expiry_ns))
+			c->next_expiry_ns = d;
+		d = s->used ? s->orphan_ns : 0;
 		if (d && (!c->next_expiry_ns || d < c->next_expiry_ns))
 			c->next_expiry_ns = d;
 	}

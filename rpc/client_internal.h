@@ -22,6 +22,9 @@ struct call_slot {
 	uint16_t frame_len;
 	uint8_t sent;         /* times sent so far */
 	uint64_t resend_ns;   /* when to send again (or give up); 0: not sent yet */
+	/* replica client: a replica connection broke while this call was
+	 * outstanding; no reply by then means it went to that replica */
+	uint64_t orphan_ns;
 };
 
 struct client_conn {
@@ -46,6 +49,8 @@ struct adn_client {
 	uint64_t next_expiry_ns; /* no deadline passes before this */
 	int completed_now;       /* completions in the current poll */
 	struct udp_client *udp;  /* NULL: TCP */
+	bool replicas;           /* one connection per replica: the kernel picks (client_replica.c) */
+	uint64_t grace_ns;       /* replicas: how long an orphaned call may still be answered */
 	struct adn_client_stats st;
 	char err[256];
 };
@@ -57,6 +62,13 @@ struct done_call {
 	void *user;
 	uint32_t rpc_id;
 };
+
+/* A client with nconns connection slots (fd -1) and no connection yet,
+ * or NULL with the reason in err. */
+struct adn_client *adn_cl_new(unsigned nconns, uint16_t layout, char *err, size_t errlen);
+
+/* Makes connected socket fd connection i of c (epoll). 0, or -1 with err. */
+int adn_cl_add_conn(struct adn_client *c, unsigned i, int fd, char *err, size_t errlen);
 
 /* A free slot for a fresh rpc_id (in *id), or NULL if the table is full
  * or cannot grow. */
@@ -75,7 +87,11 @@ void adn_cl_expire_calls(struct adn_client *c);
 /* ms until t (0 if past), no more than timeout_ms unless that is -1. */
 int adn_cl_wait_ms(uint64_t t, int timeout_ms);
 
-/* UDP side, client_udp.c */
+/* UDP side, client_udp.c. adn_udp_open: connected, or (replicas) an
+ * unconnected socket that sends to host:port and takes replies from any
+ * address. */
+struct adn_client *adn_udp_open(const char *host, uint16_t port, uint16_t layout, bool replicas,
+				char *err, size_t errlen);
 long adn_udp_call(struct adn_client *c, uint16_t method, const void *body, size_t len,
 		  adn_reply_fn fn, void *user);
 int adn_udp_poll(struct adn_client *c, int timeout_ms);

@@ -33,6 +33,10 @@ struct udp_client {
 	uint64_t interval_ns;
 	uint64_t next_resend_ns; /* no resend is due before this; 0: none */
 	bool want_out;           /* EPOLLOUT armed: the socket buffer was full */
+	/* replicas: the socket is not connected (replies come from whichever
+	 * replica TC sent the request to); requests go to dst */
+	struct sockaddr_storage dst;
+	socklen_t dstlen;        /* 0: connected */
 	/* rpc_ids waiting to be sent (first time or again), in order; ids of
 	 * calls completed meanwhile are skipped when their turn comes */
 	uint32_t *pending;
@@ -49,6 +53,12 @@ struct udp_client {
 
 struct adn_client *adn_client_open_udp(const char *host, uint16_t port, uint16_t layout,
 				       char *err, size_t errlen)
+{
+	return adn_udp_open(host, port, layout, false, err, errlen);
+}
+
+struct adn_client *adn_udp_open(const char *host, uint16_t port, uint16_t layout, bool replicas,
+				char *err, size_t errlen)
 {
 	struct adn_client *c = calloc(1, sizeof(*c));
 	struct udp_client *u = calloc(1, sizeof(*u));
@@ -80,7 +90,8 @@ struct adn_client *adn_client_open_udp(const char *host, uint16_t port, uint16_t
 		adn_errf(err, errlen, "epoll_create1: %s", strerror(errno));
 		goto fail;
 	}
-	u->fd = adn_sock_udp_connect(host, port, err, errlen);
+	u->fd = replicas ? adn_sock_udp_open(host, port, &u->dst, &u->dstlen, err, errlen) :
+			   adn_sock_udp_connect(host, port, err, errlen);
 	if (u->fd < 0)
 		goto fail;
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 0 };
@@ -261,7 +272,9 @@ static void flush(struct adn_client *c)
 				continue; /* completed, or already sent */
 			u->siov[k] = (struct iovec){ .iov_base = s->frame, .iov_len = s->frame_len };
 			u->smsg[k] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &u->siov[k],
-								    .msg_iovlen = 1 } };
+								    .msg_iovlen = 1,
+								    .msg_name = u->dstlen ? &u->dst : NULL,
+								    .msg_namelen = u->dstlen } };
 			u->spos[k++] = i;
 		}
 		if (!k) {

@@ -59,6 +59,11 @@ int adn_sock_tune(int fd); /* non-blocking + TCP_NODELAY: 0 or -errno */
 int adn_sock_udp_connect(const char *host, uint16_t port, char *err, size_t errlen);
 int adn_sock_udp_bind(const char *addr, uint16_t port, uint16_t *bound,
 		      char *err, size_t errlen);
+/* UDP, not connected: a non-blocking socket of host's family, and host:port
+ * in *dst for sendto. */
+struct sockaddr_storage;
+int adn_sock_udp_open(const char *host, uint16_t port, struct sockaddr_storage *dst,
+		      unsigned *dstlen, char *err, size_t errlen);
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t adn_now_ns(void);

@@ -55,6 +55,27 @@ int adn_sock_udp_connect(const char *host, uint16_t port, char *err, size_t errl
 	return fd;
 }
 
+int adn_sock_udp_open(const char *host, uint16_t port, struct sockaddr_storage *dst,
+		      unsigned *dstlen, char *err, size_t errlen)
+{
+	struct addrinfo *res;
+	int fd;
+
+	if (adn_sock_resolve(host, port, 0, SOCK_DGRAM, &res, err, errlen))
+		return -1;
+	fd = socket(res->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		adn_errf(err, errlen, "socket: %s", strerror(errno));
+		freeaddrinfo(res);
+		return -1;
+	}
+	memcpy(dst, res->ai_addr, res->ai_addrlen);
+	*dstlen = (unsigned)res->ai_addrlen;
+	freeaddrinfo(res);
+	enlarge_buffers(fd);
+	return fd;
+}
+
 int adn_sock_udp_bind(const char *addr, uint16_t port, uint16_t *bound,
 		      char *err, size_t errlen)
 {

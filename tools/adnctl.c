@@ -18,6 +18,7 @@
 #include "adn_err.h"
 #include "adn_logdrain.h"
 #include "adn_pinned.h"
+#include "adn_replica.h"
 #include "adn_row.h"
 #include "adn_status.h"
 
@@ -51,6 +52,8 @@ static void usage(FILE *out)
 		"                                           drain LOG tables to JSON lines\n"
 		"  log-decode FILE                          print a binary log file as JSON lines\n"
 		"  stats CHAIN [--json]                             adn_stats counters (all CPUs)\n"
+		"  replica CHAIN ELEMENT add ADDR:PORT [mac=MAC] | remove ADDR:PORT | list [--json]\n"
+		"                                           the replica set of a ROUTE TO REPLICA\n"
 		"\n"
 		"Values: integers, true/false, REAL decimals (0.05), enumerator names\n"
 		"(permission_denied), RFC 3339 times, strings; quote strings with spaces\n"
@@ -542,6 +545,121 @@ static int cmd_stats(int argc, char **argv)
 	return EXIT_OK;
 }
 
+static void replica_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: adnctl replica CHAIN ELEMENT add ADDR:PORT [mac=MAC]\n"
+		"       adnctl replica CHAIN ELEMENT remove ADDR:PORT\n"
+		"       adnctl replica CHAIN ELEMENT list [--json]\n"
+		"\n"
+		"Change the replica set of ELEMENT's ROUTE TO REPLICA while the chain runs:\n"
+		"a request with route value v goes to replica v %% n, in list order. add\n"
+		"appends, remove closes the gap (later replicas move up). mac= is the\n"
+		"replica's Ethernet address, needed over UDP (TC rewrites the destination\n"
+		"MAC); IPv6 addresses in brackets: [fd00::1]:7070. At most %d replicas.\n",
+		ADN_REPLICAS_MAX);
+}
+
+static int replica_list(const struct adn_replica_set *set, bool json)
+{
+	char a[80];
+
+	if (json)
+		printf("[");
+	for (__u32 i = 0; i < set->n; i++) {
+		const unsigned char *m = set->r[i].mac;
+		char mac[24] = "";
+
+		adn_replica_format(&set->r[i], a, sizeof(a));
+		if (m[0] | m[1] | m[2] | m[3] | m[4] | m[5])
+			snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3],
+				 m[4], m[5]);
+		if (json)
+			printf("%s{\"index\": %u, \"replica\": \"%s\", \"mac\": \"%s\"}", i ? ", " : "", i,
+			       a, mac);
+		else
+			printf("%u %s%s%s\n", i, a, *mac ? " mac=" : "", mac);
+	}
+	if (json)
+		printf("]\n");
+	return EXIT_OK;
+}
+
+static int cmd_replica(int argc, char **argv)
+{
+	struct adn_replica_set set;
+	struct adn_replica r;
+	struct adn_err err;
+	bool json = false;
+	int fd, idx, rc = EXIT_OK;
+
+	argv++;
+	argc = take_common_flags(argc - 1, argv, &json, replica_usage);
+	if (argc < 0)
+		return EXIT_OK;
+	if (argc < 3) {
+		error_line("replica", "expected CHAIN ELEMENT add|remove|list ...");
+		return EXIT_USAGE;
+	}
+	if (!valid_chain("replica", argv[0]))
+		return EXIT_USAGE;
+	const char *op = argv[2];
+	bool add = !strcmp(op, "add"), remove = !strcmp(op, "remove"), list = !strcmp(op, "list");
+	if (!add && !remove && !list) {
+		error_line("replica", "unknown operation '%s' (add, remove or list)", op);
+		return EXIT_USAGE;
+	}
+	if ((list && argc != 3) || (remove && argc != 4) || (add && (argc < 4 || argc > 5))) {
+		error_line("replica", list ? "list takes no more arguments" :
+				      remove ? "expected remove ADDR:PORT" : "expected add ADDR:PORT [mac=MAC]");
+		return EXIT_USAGE;
+	}
+	if (!list && adn_replica_parse(argv[3], &r, &err)) {
+		error_line("replica", "%s", err.msg);
+		return EXIT_USAGE;
+	}
+	if (add && argc == 5 && (strncmp(argv[4], "mac=", 4) || adn_replica_parse_mac(argv[4] + 4, r.mac, &err))) {
+		error_line("replica", "%s", strncmp(argv[4], "mac=", 4) ? "expected mac=MAC after the address" : err.msg);
+		return EXIT_USAGE;
+	}
+	fd = adn_replica_open(argv[0], argv[1], &err);
+	if (fd < 0) {
+		error_line("replica", "%s", err.msg);
+		return EXIT_RUNTIME;
+	}
+	if (adn_replica_read(fd, &set, &err)) {
+		error_line("replica", "%s", err.msg);
+		close(fd);
+		return EXIT_RUNTIME;
+	}
+	idx = list ? -1 : adn_replica_find(&set, &r);
+	if (list) {
+		rc = replica_list(&set, json);
+	} else if (add && idx >= 0) {
+		error_line("replica", "%s is already replica %d of %s %s", argv[3], idx, argv[0], argv[1]);
+		rc = EXIT_RUNTIME;
+	} else if (add && set.n >= ADN_REPLICAS_MAX) {
+		error_line("replica", "%s %s has %d replicas, the most a set holds", argv[0], argv[1], ADN_REPLICAS_MAX);
+		rc = EXIT_RUNTIME;
+	} else if (remove && idx < 0) {
+		error_line("replica", "%s is not a replica of %s %s", argv[3], argv[0], argv[1]);
+		rc = EXIT_RUNTIME;
+	} else {
+		if (add) {
+			set.r[set.n++] = r;
+		} else {
+			memmove(&set.r[idx], &set.r[idx + 1], (set.n - (__u32)idx - 1) * sizeof(set.r[0]));
+			memset(&set.r[--set.n], 0, sizeof(set.r[0]));
+		}
+		if (adn_replica_write(fd, &set, &err)) {
+			error_line("replica", "%s", err.msg);
+			rc = EXIT_RUNTIME;
+		}
+	}
+	close(fd);
+	return rc;
+}
+
 static void die_usage_hint(const char *cmd)
 {
 	fprintf(stderr, "adnctl: unknown command '%s'\n", cmd);
@@ -583,6 +701,7 @@ int main(int argc, char **argv)
 		{ "log", cmd_log },
 		{ "log-decode", cmd_log_decode },
 		{ "stats", cmd_stats },
+		{ "replica", cmd_replica },
 	};
 
 	if (argc < 2) {

@@ -38,7 +38,12 @@ struct options {
 	bool json;
 	bool udp;
 	long layout; /* -1: KV_LAYOUT_HASH */
+	const char *replicas; /* --replicas H[:P],...: a replica client */
+	const char *key_prefix;
+	unsigned grace_ms; /* 0: the library's default */
 };
+
+#define MAX_REPLICAS 16
 
 /* Latencies in a log-linear histogram: 64 sub-buckets per power of two
  * (under 2% error) in a fixed array, whatever the run length. */
@@ -160,7 +165,7 @@ static long issue(struct run *r, struct reply_ctx *ctxs)
 
 	/* Mixed runs GET then PUT each key, so both touch the same keys. */
 	uint64_t k = r->o.mode == MODE_MIXED ? i / 2 : i;
-	snprintf(key, sizeof(key), "k%llu", (unsigned long long)(k % 1000));
+	snprintf(key, sizeof(key), "%s%llu", r->o.key_prefix, (unsigned long long)(k % 1000));
 	if (put) {
 		struct kv_put_request m = { .value = { .ptr = r->value,
 						       .len = (uint32_t)r->o.value_size } };
@@ -243,6 +248,7 @@ static void usage(FILE *f)
 		"usage: kv-client [--host H] [--port N] [--user NAME] [--count N | --duration SECONDS]\n"
 		"                 [--outstanding K] [--conns C] [--method get|put|mixed]\n"
 		"                 [--value-size B] [--timeout SECONDS] [--udp] [--json]\n"
+		"                 [--replicas H[:P],H[:P]... [--grace-ms MS]] [--key-prefix P]\n"
 		"  --host H           server (default 127.0.0.1)\n"
 		"  --port N           port (default %d)\n"
 		"  --user NAME        username in every request, at most 16 bytes (default alice)\n"
@@ -256,6 +262,13 @@ static void usage(FILE *f)
 		"  --udp              one RPC per UDP datagram (at most %u bytes each; calls\n"
 		"                     without a reply are retried, then end UNAVAILABLE)\n"
 		"  --json             print the summary as one JSON object\n"
+		"  --replicas LIST    a client of a replica set (chains that ROUTE TO REPLICA):\n"
+		"                     one connection per replica (TCP) or one unconnected socket\n"
+		"                     (--udp); the kernel picks the replica of each call.\n"
+		"                     Port defaults to --port; replaces --host and --conns\n"
+		"  --grace-ms MS      replicas: how long calls outstanding when a replica's\n"
+		"                     connection broke may still be answered (default 1000)\n"
+		"  --key-prefix P     keys are P0 .. P999 (default k), at most 16 bytes\n"
 		"  --layout N         put layout N in every header instead of KV_LAYOUT_HASH's low\n"
 		"                     16 bits (tests: a peer of another schema; 0 = unchecked)\n"
 		"exit: 0 all calls completed (any status), 1 usage error, 2 could not connect\n"
@@ -311,6 +324,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "json", no_argument, NULL, 'j' },
 		{ "udp", no_argument, NULL, 'U' },
 		{ "layout", required_argument, NULL, 'L' },
+		{ "replicas", required_argument, NULL, 'R' },
+		{ "grace-ms", required_argument, NULL, 'G' },
+		{ "key-prefix", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -320,7 +336,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 
 	*o = (struct options){ .host = "127.0.0.1", .port = KV_PORT, .user = "alice",
 			       .count = 1000, .outstanding = 128, .conns = 1,
-			       .value_size = 32, .timeout = 5, .mode = MODE_GET, .layout = -1 };
+			       .value_size = 32, .timeout = 5, .mode = MODE_GET, .layout = -1,
+			       .key_prefix = "k" };
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
@@ -388,6 +405,19 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'U':
 			o->udp = true;
 			break;
+		case 'R':
+			o->replicas = optarg;
+			break;
+		case 'G':
+			if (!parse_ulong(optarg, 1, 3600000, &v))
+				return bad_value("grace-ms", optarg, "a number of ms in 1..3600000");
+			o->grace_ms = (unsigned)v;
+			break;
+		case 'K':
+			if (!*optarg || strlen(optarg) > 16)
+				return bad_value("key-prefix", optarg, "a prefix of 1..16 bytes");
+			o->key_prefix = optarg;
+			break;
 		case 'h':
 			return -1;
 		default:
@@ -413,6 +443,49 @@ static int parse_options(int argc, char **argv, struct options *o)
 		return 1;
 	}
 	return 0;
+}
+
+/* --replicas H[:P],...: a replica client (TCP or --udp). */
+static struct adn_client *open_replicas(const struct options *o, uint16_t layout, char *err,
+					size_t errlen)
+{
+	static char buf[1024];
+	const char *hosts[MAX_REPLICAS];
+	uint16_t ports[MAX_REPLICAS];
+	unsigned n = 0;
+	char *save = NULL;
+
+	if (strlen(o->replicas) >= sizeof(buf)) {
+		snprintf(err, errlen, "--replicas: list too long");
+		return NULL;
+	}
+	strcpy(buf, o->replicas);
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		char *colon = strrchr(t, ':');
+		unsigned long long p = o->port;
+		if (n == MAX_REPLICAS) {
+			snprintf(err, errlen, "--replicas: at most %d replicas", MAX_REPLICAS);
+			return NULL;
+		}
+		if (colon && strchr(t, ':') == colon) { /* not a bare IPv6 address */
+			*colon = 0;
+			if (!parse_ulong(colon + 1, 1, 65535, &p)) {
+				snprintf(err, errlen, "--replicas: '%s' is not a port", colon + 1);
+				return NULL;
+			}
+		}
+		hosts[n] = t;
+		ports[n++] = (uint16_t)p;
+	}
+	if (!n) {
+		snprintf(err, errlen, "--replicas: no replica given");
+		return NULL;
+	}
+	struct adn_client *c = o->udp ? adn_client_open_replicas_udp(hosts, ports, n, layout, err, errlen) :
+					adn_client_open_replicas(hosts, ports, n, layout, err, errlen);
+	if (c && o->grace_ms)
+		adn_client_set_replica_grace(c, o->grace_ms);
+	return c;
 }
 
 /* SIGINT/SIGTERM end a run early but cleanly: no new calls, the outstanding
@@ -454,7 +527,9 @@ int main(int argc, char **argv)
 		r.value[i] = (uint8_t)('a' + i % 26);
 
 	uint16_t layout = r.o.layout >= 0 ? (uint16_t)r.o.layout : (uint16_t)KV_LAYOUT_HASH;
-	if (r.o.udp)
+	if (r.o.replicas)
+		r.client = open_replicas(&r.o, layout, err, sizeof(err));
+	else if (r.o.udp)
 		r.client = adn_client_open_udp(r.o.host, (uint16_t)r.o.port,
 					       layout, err, sizeof(err));
 	else

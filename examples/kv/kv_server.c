@@ -104,13 +104,18 @@ static void table_free(struct table *t)
 }
 
 struct kv_state {
-	struct table store, users;
+	struct table store, users, keys;
 	uint64_t handled, invalid;
 };
 
-static void count_user(struct kv_state *kv, const char username[16])
+/* Requests handled per user and per key (tests: which replica served which
+ * object). */
+static void count_user(struct kv_state *kv, const char username[16], const char key[32])
 {
 	struct entry *u = table_get(&kv->users, username, strnlen(username, 16), true);
+	if (u)
+		u->count++;
+	u = table_get(&kv->keys, key, strnlen(key, 32), true);
 	if (u)
 		u->count++;
 	kv->handled++;
@@ -124,7 +129,7 @@ static int handle_get(struct kv_state *kv, const void *req, size_t len, void *re
 		kv->invalid++;
 		return ADN_INVALID_ARGUMENT;
 	}
-	count_user(kv, in.username);
+	count_user(kv, in.username, in.key);
 	struct entry *e = table_get(&kv->store, in.key, strnlen(in.key, 32), false);
 	struct kv_get_response out = { .found = e != NULL };
 	if (e)
@@ -144,7 +149,7 @@ static int handle_put(struct kv_state *kv, const void *req, size_t len, void *re
 		kv->invalid++;
 		return ADN_INVALID_ARGUMENT;
 	}
-	count_user(kv, in.username);
+	count_user(kv, in.username, in.key);
 	struct entry *e = table_get(&kv->store, in.key, strnlen(in.key, 32), true);
 	if (!e)
 		return ADN_RESOURCE_EXHAUSTED;
@@ -206,25 +211,35 @@ static int by_name(const void *a, const void *b)
 	return c ? c : (int)x->klen - (int)y->klen;
 }
 
-static void write_stats(FILE *f, const struct kv_state *kv)
+/* {"name": count, ...} of a counter table, sorted by name. */
+static void write_counts(FILE *f, const struct table *t)
 {
-	struct entry **users = calloc(kv->users.n ? kv->users.n : 1, sizeof(*users));
+	struct entry **v = calloc(t->n ? t->n : 1, sizeof(*v));
 	size_t n = 0;
 
-	for (size_t i = 0; users && i < kv->users.nbuckets; i++)
-		for (struct entry *e = kv->users.buckets[i]; e; e = e->next)
-			users[n++] = e;
-	if (users)
-		qsort(users, n, sizeof(*users), by_name);
-	fprintf(f, "{\"handled\": %llu, \"invalid\": %llu, \"by_user\": {",
-		(unsigned long long)kv->handled, (unsigned long long)kv->invalid);
+	for (size_t i = 0; v && i < t->nbuckets; i++)
+		for (struct entry *e = t->buckets[i]; e; e = e->next)
+			v[n++] = e;
+	if (v)
+		qsort(v, n, sizeof(*v), by_name);
+	fputc('{', f);
 	for (size_t i = 0; i < n; i++) {
 		fputs(i ? ", " : "", f);
-		json_string(f, users[i]->key, users[i]->klen);
-		fprintf(f, ": %llu", (unsigned long long)users[i]->count);
+		json_string(f, v[i]->key, v[i]->klen);
+		fprintf(f, ": %llu", (unsigned long long)v[i]->count);
 	}
-	fputs("}}\n", f);
-	free(users);
+	fputc('}', f);
+	free(v);
+}
+
+static void write_stats(FILE *f, const struct kv_state *kv)
+{
+	fprintf(f, "{\"handled\": %llu, \"invalid\": %llu, \"by_user\": ",
+		(unsigned long long)kv->handled, (unsigned long long)kv->invalid);
+	write_counts(f, &kv->users);
+	fputs(", \"by_key\": ", f);
+	write_counts(f, &kv->keys);
+	fputs("}\n", f);
 }
 
 /* Writes to a temporary file renamed into place, so a reader never sees
@@ -269,7 +284,8 @@ static void usage(FILE *f)
 		"  --listen ADDR      address to listen on (default 0.0.0.0)\n"
 		"  --port N           TCP port (default %d; 0 picks a free one)\n"
 		"  --udp              also serve UDP on the same port (one RPC per datagram)\n"
-		"  --stats-file PATH  at SIGTERM/SIGINT write {\"handled\": N, \"by_user\": {...}}\n"
+		"  --stats-file PATH  at SIGTERM/SIGINT write {\"handled\": N, \"by_user\": {...},\n"
+		"                     \"by_key\": {...}}\n"
 		"                     there (default: stderr)\n",
 		KV_PORT);
 }
@@ -330,7 +346,7 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	struct kv_state kv = { .store.max = MAX_KEYS, .users.max = MAX_USERS };
+	struct kv_state kv = { .store.max = MAX_KEYS, .users.max = MAX_USERS, .keys.max = MAX_KEYS };
 	char err[256];
 	struct adn_server *srv = adn_server_listen(listen_addr, (uint16_t)port, kv_handler,
 						   &kv, err, sizeof(err));
@@ -355,5 +371,6 @@ int main(int argc, char **argv)
 	int saved = save_stats(stats_path, &kv);
 	table_free(&kv.store);
 	table_free(&kv.users);
+	table_free(&kv.keys);
 	return rc < 0 || saved ? 1 : 0;
 }

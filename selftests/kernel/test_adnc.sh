@@ -14,7 +14,9 @@ n=0
 for bad in "$ADN_ROOT"/selftests/bad/*.adn; do
 	[ -e "$bad" ] || continue
 	n=$((n + 1))
-	"$ADNC" "$bad" -o "$TEST_TMP/bad/" >"$TEST_TMP/out.txt" 2>"$TEST_TMP/err.txt"
+	target=host
+	case ${bad##*/} in offload_*) target=offload ;; esac # the NIC's rules (docs/offload.md)
+	"$ADNC" "$bad" --target $target -o "$TEST_TMP/bad/" >"$TEST_TMP/out.txt" 2>"$TEST_TMP/err.txt"
 	rc=$?
 	[ $rc -eq 2 ] || fail "$bad: exit status $rc, expected 2; stderr: $(cat "$TEST_TMP/err.txt")"
 	grep -qE "^[^:]+:[0-9]+:[0-9]+: error: " "$TEST_TMP/err.txt" ||

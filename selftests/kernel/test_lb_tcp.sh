@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Per-RPC load balancing over TCP (ROUTE TO REPLICA, issue 5 part C): a
+# client and three kv-server replicas in network namespaces; the chain
+# (acl, then shard: ROUTE TO REPLICA hash(key)) on the client's sk_msg; the
+# client keeps one connection per replica (kv-client --replicas), all from
+# one local port, and the program redirects every request to the
+# connection of the replica that owns its key.
+#   1. 3 replicas: every RPC lands on replica hash(key) % 3 (server-side
+#      per-key counts); a denied user never reaches a handler;
+#   2. a replica removed (adnctl replica remove) while traffic flows,
+#      its server still up: no RPC fails;
+#   3. 2 replicas: every RPC lands on hash(key) % 2; the removed one gets none;
+#   4. a replica that dies under load, then is removed: every call ends,
+#      OK or UNAVAILABLE (the ones in flight to it), and the survivor keeps
+#      serving.
+source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/../netns.sh"
+source "$(dirname "$0")/../lb_lib.sh"
+require_root
+ensure_bpffs
+command -v nsenter >/dev/null || { echo "SKIP: needs nsenter"; exit 77; }
+command -v python3 >/dev/null || { echo "SKIP: needs python3"; exit 77; }
+
+PORT=17150
+CHAIN=adntest-lbtcp-$$
+lb_adn "$TEST_TMP/lb.adn" $PORT
+"$ADNC" "$TEST_TMP/lb.adn" -o "$TEST_TMP/lb/" >"$TEST_TMP/adnc.out" 2>&1 ||
+	fail "adnc: $(cat "$TEST_TMP/adnc.out")"
+
+netns_topology 3
+make_cgroup CG_C lbtcp-client
+make_cgroup CG_S lbtcp-servers
+"$ADN_LOAD" attach --cgroup "$CG_C" --port $PORT --name "$CHAIN" "$TEST_TMP/lb/lb.bpf.o" ||
+	fail "adn-load attach"
+on_exit "'$ADN_LOAD' detach '$CHAIN'"
+start_replicas 3 $PORT "$CG_S"
+for i in 1 2 3; do
+	"$ADNCTL" replica "$CHAIN" shard add "${IP_S[$i]}:$PORT" || fail "adnctl replica add $i"
+done
+list=$("$ADNCTL" replica "$CHAIN" shard list)
+expect_eq "replica list" "0 ${IP_S[1]}:$PORT
+1 ${IP_S[2]}:$PORT
+2 ${IP_S[3]}:$PORT" "$list"
+
+# adnctl replica: every mistake is one clear line
+bad_replica() { # WHAT EXPECTED-TEXT ARGS...
+	local what=$1 want=$2 err
+	shift 2
+	err=$("$ADNCTL" replica "$@" 2>&1) && fail "$what: accepted"
+	[ "$(wc -l <<<"$err")" -eq 1 ] && grep -q "$want" <<<"$err" || fail "$what: unclear error: $err"
+}
+bad_replica "duplicate" "already replica 0" "$CHAIN" shard add "${IP_S[1]}:$PORT"
+bad_replica "not a member" "is not a replica" "$CHAIN" shard remove "10.77.0.99:$PORT"
+bad_replica "bad address" "not an IPv4 or IPv6 address" "$CHAIN" shard add "nohost:$PORT"
+bad_replica "bad port" "port must be 1..65535" "$CHAIN" shard add "${IP_S[1]}:0"
+bad_replica "bad mac" "MAC 'xx'" "$CHAIN" shard add "10.77.0.99:$PORT" mac=xx
+bad_replica "element that does not route" "has no element 'acl' that routes" "$CHAIN" acl list
+bad_replica "no chain" "no chain 'nosuchchain'" nosuchchain shard list
+
+REPLICAS="${IP_S[1]},${IP_S[2]},${IP_S[3]}"
+kv_lb() { # ARGS... : kv-client over the replica set, in the client's cgroup and namespace
+	timeout 60 sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$CG_C" \
+		nsenter --net="/run/netns/$NS_C" -- \
+		"$KV_CLIENT" --replicas "$REPLICAS" --port $PORT --json "$@"
+}
+
+# 1. three replicas, pipelined, mixed GET/PUT
+out=$(kv_lb --user alice --count 6000 --outstanding 64 --method mixed --key-prefix a) ||
+	fail "alice: $out"
+expect_eq "alice ok" 6000 "$(status_count "$out" ok)"
+out=$(kv_lb --user mallory --count 300 --outstanding 32 --key-prefix a) || fail "mallory: $out"
+expect_eq "mallory denied by the network" 300 "$(status_count "$out" permission_denied)"
+expect_eq "mallory: network replies" 300 "$(jq -r .net_replies <<<"$out")"
+routed=$(chain_stat "$CHAIN" routed)
+expect_eq "routed counter" 6000 "$routed"
+expect_eq "mallory: dropped at the sender" 300 "$(chain_stat "$CHAIN" dropped)"
+
+# 2. graceful removal under load (prefix b): replica 3 leaves the set while
+# its server still answers what it already has
+start_bg client-b "$CG_C" nsenter --net="/run/netns/$NS_C" -- "$KV_CLIENT" --replicas "$REPLICAS" \
+	--port $PORT --json --user alice --duration 3 --outstanding 64 --key-prefix b
+CB=$BG_PID
+sleep 1.2
+"$ADNCTL" replica "$CHAIN" shard remove "${IP_S[3]}:$PORT" || fail "adnctl replica remove"
+wait "$CB" || fail "client during removal: $(cat "$TEST_TMP/client-b.out")"
+out=$(grep "^{" "$TEST_TMP/client-b.out")
+sent=$(jq -r .sent <<<"$out")
+[ "$sent" -gt 1000 ] || fail "too few calls during removal: $out"
+expect_eq "removal under load: every call ok" "$sent" "$(status_count "$out" ok)"
+
+# 3. two replicas (prefix c)
+out=$(kv_lb --user alice --count 3000 --outstanding 64 --key-prefix c) || fail "two replicas: $out"
+expect_eq "two replicas: ok" 3000 "$(status_count "$out" ok)"
+
+for i in 1 2 3; do
+	stop_replica $i
+	expect_eq "replica $i: mallory never reached a handler" 0 "$(handled_on $i mallory)"
+done
+expect_eq "replica 3: nothing after removal (prefix c)" 0 "$(key_handled 3 c)"
+S1=$(replica_stats 1) S2=$(replica_stats 2) S3=$(replica_stats 3)
+n_a=$(owner_check "3 replicas" a 3 "$S1" "$S2" "$S3") || fail "3 replicas: a request on the wrong replica"
+expect_eq "3 replicas: requests that reached their owners" 6000 "$n_a"
+n_c=$(owner_check "2 replicas" c 2 "$S1" "$S2") || fail "2 replicas: a request on the wrong replica"
+expect_eq "2 replicas: requests that reached their owners" 3000 "$n_c"
+
+# 4. a replica dies under load (prefix d), then is removed
+start_replicas 2 $PORT "$CG_S"
+REPLICAS="${IP_S[1]},${IP_S[2]}"
+start_bg client-d "$CG_C" nsenter --net="/run/netns/$NS_C" -- "$KV_CLIENT" --replicas "$REPLICAS" \
+	--port $PORT --json --user alice --duration 3 --outstanding 64 --key-prefix d --grace-ms 500
+CD=$BG_PID
+sleep 1
+kill -KILL "${RPID[2]}"
+wait "${RPID[2]}" 2>/dev/null
+sleep 0.3
+"$ADNCTL" replica "$CHAIN" shard remove "${IP_S[2]}:$PORT" || fail "adnctl replica remove 2"
+wait "$CD" # exits 2: some calls got no reply
+out=$(grep "^{" "$TEST_TMP/client-d.out") || fail "no summary: $(cat "$TEST_TMP/client-d.out")"
+sent=$(jq -r .sent <<<"$out")
+ok=$(status_count "$out" ok)
+unavail=$(status_count "$out" unavailable)
+expect_eq "failure: every call ended" "$sent" "$(jq -r .ok+.lost+.net_replies <<<"$out")"
+expect_eq "failure: OK or UNAVAILABLE only" "$sent" "$((ok + unavail))"
+[ "$unavail" -gt 0 ] || note "no call was in flight to the dead replica"
+[ "$ok" -gt 1000 ] || fail "failure: too few ok calls: $out"
+note "killed replica: $unavail of $sent calls UNAVAILABLE ($(chain_stat "$CHAIN" route_miss) answered by the network: no connection to the chosen replica)"
+out=$(kv_lb --user alice --count 500 --outstanding 16 --key-prefix e 2>&1) && fail "a client connected to a dead replica"
+grep -q "replica 1: cannot connect to ${IP_S[2]} port $PORT" <<<"$out" || fail "unclear error: $out"
+REPLICAS="${IP_S[1]}"
+out=$(kv_lb --user alice --count 500 --outstanding 16 --key-prefix e) || fail "survivor: $out"
+expect_eq "the survivor serves every key" 500 "$(status_count "$out" ok)"
+
+echo ok
