@@ -97,6 +97,7 @@ check-unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; ADN_ROOT=$(CURDIR) $$t; done
 
 include selftests/fuzz/fuzz.mk
+include vmtest/vmtest.mk
 
 check-kernel: all $(TEST_TOOLS)
 	selftests/run_kernel_tests.sh

@@ -610,7 +610,14 @@ struct {
 SEC("sk_msg")
 int adn_msg_dispatch(struct sk_msg_md *msg)
 {
-	bpf_tail_call(msg, &adn_progs, 0);
+	/* Slot 0, as a value the verifier cannot know (family is AF_INET = 2
+	 * or AF_INET6 = 10: sock_ops admits no other). With a constant index
+	 * the JIT turns the call into a direct jump and `update` re-patches
+	 * live code (text_poke); a 6.12 guest under QEMU TCG oopsed on that
+	 * int3 mid-patch. An indexed tail call patches nothing. */
+	__u32 slot = msg->family >> 4;
+
+	bpf_tail_call(msg, &adn_progs, slot);
 	return SK_PASS;
 }
 

@@ -92,17 +92,54 @@ static int is_noise(const char *l)
 
 /* The last "@ file:line" annotation of the log at or before line end of the
  * log; for the generated file only if gen_only. */
+/* Linux before 6.2 annotates with the source text only ("; <C source>"),
+ * no "@ file:line": find that text among the lines of the generated C.
+ * Returns its line number (the first at or after min), 0 if not there. */
+static unsigned find_source_line(const char *c_source, const char *text, unsigned min)
+{
+	while (*text == ' ' || *text == '\t')
+		text++;
+	size_t tlen = strlen(text);
+	while (tlen && (text[tlen - 1] == ' ' || text[tlen - 1] == '\t'))
+		tlen--;
+	if (!tlen)
+		return 0;
+	unsigned ln = 1;
+	for (const char *p = c_source; p && *p; ln++) {
+		const char *eol = strchr(p, '\n');
+		const char *q = p;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		size_t qlen = (size_t)((eol ? eol : q + strlen(q)) - q);
+		while (qlen && (q[qlen - 1] == ' ' || q[qlen - 1] == '\t'))
+			qlen--;
+		if (ln >= min && qlen == tlen && !memcmp(q, text, tlen))
+			return ln;
+		p = eol ? eol + 1 : NULL;
+	}
+	return 0;
+}
+
 static int last_annotation(char **lines, size_t end, const char *gen_base, unsigned gen_min,
-			   char *file, size_t file_len, unsigned *line_no)
+			   const char *c_source, char *file, size_t file_len, unsigned *line_no)
 {
 	for (size_t i = end + 1; i-- > 0;) {
 		const char *at;
 
-		if (lines[i][0] != ';' || !(at = strrchr(lines[i], '@')))
+		if (lines[i][0] != ';')
 			continue;
 		char f[256];
 		unsigned ln;
-		if (sscanf(at + 1, " %255[^:]:%u", f, &ln) != 2)
+		if (!(at = strstr(lines[i], " @ "))) {
+			/* no file:line in this kernel's log: match the text */
+			ln = find_source_line(c_source, lines[i] + 1, gen_min ? gen_min : 1);
+			if (!ln)
+				continue;
+			snprintf(file, file_len, "%s", gen_base);
+			*line_no = ln;
+			return 0;
+		}
+		if (sscanf(at + 3, " %255[^:]:%u", f, &ln) != 2)
 			continue;
 		const char *base = strrchr(f, '/') ? strrchr(f, '/') + 1 : f;
 		/* gen_min: only generated lines at or after it (the helpers
@@ -178,15 +215,16 @@ int verify_locate(const char *log, const char *c_source, const char *c_name,
 	const char *gen_base = strrchr(c_name, '/') ? strrchr(c_name, '/') + 1 : c_name;
 	size_t end = have_insn ? last_insn : (n ? n - 1 : 0);
 	unsigned first_dsl = first_dsl_comment_line(c_source);
-	if (n && !last_annotation(lines, end, gen_base, 0, site->c_file, sizeof(site->c_file),
-				  &site->c_line)) {
+	if (n && !last_annotation(lines, end, gen_base, 0, c_source, site->c_file,
+				  sizeof(site->c_file), &site->c_line)) {
 		/* The DSL line is that of the last generated line in an element
 		 * the program ran: the failing line itself, or, when it is in a
 		 * runtime header or a shared helper, the one before it. */
 		unsigned gen_line = 0;
 		char gen_file[256];
 		if (first_dsl &&
-		    last_annotation(lines, end, gen_base, first_dsl, gen_file, sizeof(gen_file), &gen_line))
+		    last_annotation(lines, end, gen_base, first_dsl, c_source, gen_file, sizeof(gen_file),
+				    &gen_line))
 			gen_line = 0;
 		/* the nearest DSL comment at or above gen_line in the generated C */
 		unsigned cur = 1;

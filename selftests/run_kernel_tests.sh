@@ -3,6 +3,7 @@
 # kernel, as root. Each test file is a separate process that cleans up what
 # it creates. Exit status: 0 all passed (or skipped), 1 some failed.
 #   ONLY=chain selftests/run_kernel_tests.sh   runs test_chain*.sh only
+#   ONLY=chain,fault,log                         several prefixes
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 export ADN_ROOT=$root
@@ -32,11 +33,15 @@ run_one() { # label file [env...]
 
 for f in "$root"/selftests/kernel/test_*.sh; do
 	name=$(basename "$f" .sh)
-	[ -n "${ONLY:-}" ] && [[ $name != test_${ONLY}* ]] && continue
+	if [ -n "${ONLY:-}" ]; then # a prefix, or several separated by commas
+		want=0
+		for o in ${ONLY//,/ }; do [[ $name == test_${o}* ]] && want=1; done
+		[ $want = 1 ] || continue
+	fi
 	run_one "$name" "$f" KV_OBJ="$root/build/kv/kv.bpf.o"
 done
 # The hand-written reference chain must behave exactly like adnc's output.
-if [ -z "${ONLY:-}" ] || [ "$ONLY" = reference ]; then
+if [ -z "${ONLY:-}" ] || [[ ",$ONLY," == *,reference,* ]]; then
 	for t in chain log fault; do
 		run_one "test_$t (reference object)" "$root/selftests/kernel/test_$t.sh" \
 			KV_OBJ="$root/build/reference/kv_chain.bpf.o"

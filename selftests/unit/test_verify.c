@@ -68,6 +68,26 @@ START_TEST(test_locate_runtime_line)
 }
 END_TEST
 
+/* Linux 6.1 prints the source text without "@ file:line". */
+static const char *log_61 =
+	"; row = bpf_map_lookup_elem(&acl__ac_tab, &key_ac_tab);\n"
+	"70: (85) call bpf_map_lookup_elem#1\n"
+	"; return row->permission[0];\n"
+	"71: (71) r1 = *(u8 *)(r0 +0)\n"
+	"R0 invalid mem access 'map_value_or_null'\n"
+	"processed 71 insns (limit 1000000)\n";
+
+START_TEST(test_locate_source_text_only)
+{
+	struct verify_site s;
+
+	ck_assert_int_eq(verify_locate(log_61, gen_c, "kv.bpf.c", &s), 0);
+	ck_assert_str_eq(s.reason, "R0 invalid mem access 'map_value_or_null'");
+	ck_assert_uint_eq(s.c_line, 8);
+	ck_assert_uint_eq(s.dsl_line, 35);
+}
+END_TEST
+
 START_TEST(test_locate_without_line_info)
 {
 	struct verify_site s;
@@ -88,6 +108,7 @@ int main(void)
 	tcase_add_test(tc, test_locate_generated_line);
 	tcase_add_test(tc, test_locate_runtime_line);
 	tcase_add_test(tc, test_locate_without_line_info);
+	tcase_add_test(tc, test_locate_source_text_only);
 	suite_add_tcase(su, tc);
 	SRunner *sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);
