@@ -72,6 +72,10 @@ $(BIN)/kv-server: $(OBJ)/examples/kv/kv_server.o $(LIBRPC)
 $(BIN)/kv-client: $(OBJ)/examples/kv/kv_client.o $(LIBRPC)
 	@mkdir -p $(dir $@); $(CC) $(CFLAGS) $^ -lm -o $@
 
+# The paper's section 2 example: rules in examples/s2/s2.mk.
+include examples/s2/s2.mk
+all: $(EXAMPLE_S2)
+
 # The hand-written reference chain (the "hand-optimized" baseline).
 # asm/types.h lives in the multiarch include dir, which -target bpf does not search
 BPF_CFLAGS := -O2 -g -target bpf -Wall -Ibpf -Iheaders -I/usr/include/$(shell uname -m)-linux-gnu

@@ -122,6 +122,98 @@ static void emit_decode(struct strbuf *o, const char *name, const struct ir_body
 	sb_puts(o, "\t(void)p;\n\treturn 0;\n}\n\n");
 }
 
+static bool has_field(const struct field_decl *fs, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(fs[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/* ADN_APP_REQUEST / ADN_APP_RESPONSE: does method m carry, on that side, a
+ * field the chain binds element e to? An element with no fields works on
+ * the whole payload of every method. */
+static unsigned app_dirs(const struct ir_element *e, const struct method_decl *m)
+{
+	const struct element_decl *el = e->decl;
+	unsigned dirs = 0;
+
+	if (!el->n_fields)
+		return 3;
+	for (size_t i = 0; i < el->n_fields; i++) {
+		const char *src = ir_field_source(e, &el->fields[i]);
+		if (!src)
+			continue;
+		if (has_field(m->req, m->n_req, src))
+			dirs |= 1;
+		if (has_field(m->resp, m->n_resp, src))
+			dirs |= 2;
+	}
+	return dirs;
+}
+
+/* <chain>_app_chain(): the chain's user-defined elements for the RPC
+ * library (headers/adn_app.h, docs/rpc-library.md), in written order. */
+static void emit_app_chain(struct strbuf *o, const struct ir_chain *ir)
+{
+	const char *chain = ir->chain->name;
+	size_t n = 0;
+	static const char *dir_names[4] = { "0", "ADN_APP_REQUEST", "ADN_APP_RESPONSE",
+					     "ADN_APP_REQUEST | ADN_APP_RESPONSE" };
+
+	sb_puts(o, "/* The chain's user-defined elements (IMPLEMENTED IN APP), in chain order,\n"
+		   " * for the RPC library: adn_client_use_chain(c, ");
+	sb_printf(o, "%s_app_chain(), ...) and\n * adn_server_use_chain(s, %s_app_chain(), ...). "
+		     "They transform request bodies\n * after the first %d bytes (the network fields) "
+		     "and whole response bodies.\n", chain, chain, ir->net_size);
+	for (size_t w = 0; w < ir->chain->n_uses; w++)
+		for (size_t i = 0; i < ir->n_elems; i++) {
+			const struct ir_element *e = &ir->elems[i];
+			if (e->place != PLACE_APP || (size_t)(e->use - ir->chain->uses) != w)
+				continue;
+			sb_printf(o, " *   %s:", e->decl->name);
+			for (size_t mi = 0; mi < ir->svc->n_methods; mi++) {
+				const struct method_decl *m = &ir->svc->methods[mi];
+				unsigned d = app_dirs(e, m);
+				if (d & 1)
+					sb_printf(o, " %s request", m->name);
+				if (d & 2)
+					sb_printf(o, " %s response", m->name);
+			}
+			sb_puts(o, "\n");
+			n++;
+		}
+	if (!n)
+		sb_puts(o, " *   (none)\n");
+	sb_puts(o, " */\n");
+	sb_printf(o, "static inline const struct adn_app_chain *%s_app_chain(void)\n{\n", chain);
+	for (size_t w = 0, k = 0; w < ir->chain->n_uses; w++)
+		for (size_t i = 0; i < ir->n_elems; i++) {
+			const struct ir_element *e = &ir->elems[i];
+			if (e->place != PLACE_APP || (size_t)(e->use - ir->chain->uses) != w)
+				continue;
+			sb_printf(o, "\tstatic const uint8_t dirs%zu[%zu] = { 0", k++, ir->svc->n_methods + 1);
+			for (size_t mi = 0; mi < ir->svc->n_methods; mi++)
+				sb_printf(o, ", %s", dir_names[app_dirs(e, &ir->svc->methods[mi])]);
+			sb_printf(o, " }; /* %s, by method id */\n", e->decl->name);
+		}
+	if (n) {
+		sb_puts(o, "\tstatic const struct adn_app_element elems[] = {\n");
+		for (size_t w = 0, k = 0; w < ir->chain->n_uses; w++)
+			for (size_t i = 0; i < ir->n_elems; i++) {
+				const struct ir_element *e = &ir->elems[i];
+				if (e->place != PLACE_APP || (size_t)(e->use - ir->chain->uses) != w)
+					continue;
+				sb_printf(o, "\t\t{ \"%s\", dirs%zu },\n", e->decl->name, k++);
+			}
+		sb_puts(o, "\t};\n");
+	}
+	sb_printf(o, "\tstatic const struct adn_app_chain chain = {\n"
+		     "\t\t.chain = \"%s\", .layout_hash = 0x%08xu, .req_keep = %d,\n"
+		     "\t\t.n_methods = %zu, .n_elems = %zu, .elems = %s,\n\t};\n\n\treturn &chain;\n}\n\n",
+		  chain, ir->layout_hash, ir->net_size, ir->svc->n_methods, n, n ? "elems" : "NULL");
+}
+
 void codegen_header(struct strbuf *o, const struct ir_chain *ir)
 {
 	char up[80], chain_up[80], mup[80];
@@ -134,7 +226,7 @@ void codegen_header(struct strbuf *o, const struct ir_chain *ir)
 		     " * 16-byte header (headers/adn_wire.h). */\n",
 		  ADNC_VERSION, ir->prog->basename, svc, ir->chain->name);
 	sb_printf(o, "#ifndef ADN_%s_RPC_H\n#define ADN_%s_RPC_H\n\n", chain_up, chain_up);
-	sb_puts(o, "#include <stddef.h>\n#include <stdint.h>\n#include <string.h>\n\n#include \"adn_wire.h\"\n\n");
+	sb_puts(o, "#include <stddef.h>\n#include <stdint.h>\n#include <string.h>\n\n#include \"adn_app.h\"\n#include \"adn_wire.h\"\n\n");
 	sb_printf(o, "/* FNV-1a 32 of the layout description (adnc --explain prints it). */\n");
 	sb_printf(o, "#define %s_LAYOUT_HASH 0x%08xu\n", up, ir->layout_hash);
 	sb_printf(o, "#define %s_PORT %d\n\n", up, ir->svc->port);
@@ -183,5 +275,6 @@ void codegen_header(struct strbuf *o, const struct ir_chain *ir)
 	for (size_t i = 0; i < ir->svc->n_methods; i++)
 		sb_printf(o, "\tcase %d: return \"%s\";\n", ir->svc->methods[i].id, ir->svc->methods[i].name);
 	sb_puts(o, "\tdefault: return NULL;\n\t}\n}\n\n");
+	emit_app_chain(o, ir);
 	sb_printf(o, "#endif /* ADN_%s_RPC_H */\n", chain_up);
 }

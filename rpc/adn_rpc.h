@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "adn_app.h"
 #include "adn_wire.h"
 
 /* ---- frames ---------------------------------------------------------- */
@@ -159,6 +160,11 @@ struct adn_client_stats {
 	uint64_t conns_broken;    /* connections lost, whatever the cause */
 	uint64_t timeouts;        /* calls completed with DEADLINE_EXCEEDED */
 	uint64_t retransmits;     /* UDP: requests sent again for want of a reply */
+	/* with a chain (adn_client_use_chain): request body bytes as the
+	 * application gave them and as they went on the wire (after the
+	 * chain's user-defined elements); replies an element could not undo */
+	uint64_t app_bytes, wire_bytes;
+	uint64_t udf_errors;
 };
 void adn_client_get_stats(const struct adn_client *c,
 			  struct adn_client_stats *st);
@@ -229,6 +235,11 @@ struct adn_server_stats {
 	uint64_t active;    /* connections open now */
 	uint64_t datagrams; /* UDP requests received (well-formed) */
 	uint64_t replayed;  /* UDP retries answered from the reply cache */
+	/* request body bytes as they came off the wire and as the handler got
+	 * them (after undoing the chain's user-defined elements, if any);
+	 * requests an element could not undo (answered DATA_LOSS) */
+	uint64_t wire_bytes, app_bytes;
+	uint64_t udf_errors;
 };
 void adn_server_get_stats(const struct adn_server *s,
 			  struct adn_server_stats *st);
@@ -237,5 +248,47 @@ void adn_server_get_stats(const struct adn_server *s,
 const char *adn_server_error(const struct adn_server *s);
 
 void adn_server_close(struct adn_server *s);
+
+/* ---- user-defined elements (IMPLEMENTED IN APP) ---------------------- */
+
+/* The implementation of one user-defined element (compression,
+ * encryption...): encode runs on the sender's side, decode undoes it on
+ * the receiver's. Each transforms n bytes at in into at most cap bytes at
+ * out and returns the bytes written, or -1 (out too small, or in is not
+ * something decode can undo). Requests: only the bytes after the network
+ * fields are given (the kernel reads those at fixed offsets); responses:
+ * the whole body. ctx is passed back as is. */
+struct adn_udf_ops {
+	long (*encode)(void *ctx, const void *in, size_t n, void *out, size_t cap);
+	long (*decode)(void *ctx, const void *in, size_t n, void *out, size_t cap);
+	void *ctx;
+};
+
+/* A ready implementation: zlib deflate (level 1; ctx may point at an int
+ * level 0..9). Links against -lz. */
+extern const struct adn_udf_ops adn_udf_zlib;
+
+/* Registers the implementation of the element called name (ops is copied;
+ * at most 16 per object). 0, -EINVAL (no name, no callback), -EEXIST
+ * (already registered), -ENOSPC, -ENOMEM. Register before use_chain. */
+int adn_client_udf_register(struct adn_client *c, const char *name,
+			    const struct adn_udf_ops *ops);
+int adn_server_udf_register(struct adn_server *s, const char *name,
+			    const struct adn_udf_ops *ops);
+
+/* Opens the chain's in-app side (the generated <chain>_app_chain()): from
+ * now on the library runs its user-defined elements, in chain order, on
+ * every request this client sends and undoes them, in reverse order, on
+ * every response (the server: undoes them on requests before the handler,
+ * applies them to its responses), for the methods whose fields the chain
+ * binds them to. Call once, right after opening and before any call.
+ * Refused (-1, one line in err) when an element has no registered
+ * implementation, or when the chain's layout is not the one the client
+ * was opened with. Over UDP the limit applies to the transformed body,
+ * so a compressible body larger than ADN_UDP_BODY_MAX may fit. */
+int adn_client_use_chain(struct adn_client *c, const struct adn_app_chain *chain,
+			 char *err, size_t errlen);
+int adn_server_use_chain(struct adn_server *s, const struct adn_app_chain *chain,
+			 char *err, size_t errlen);
 
 #endif /* ADN_RPC_H */

@@ -91,6 +91,7 @@ void adn_client_close(struct adn_client *c)
 	if (!c)
 		return;
 	adn_udp_close(c);
+	adn_udf_free(c->udf);
 	for (unsigned i = 0; c->conns && i < c->nconns; i++) {
 		if (c->conns[i].fd >= 0)
 			close(c->conns[i].fd);
@@ -167,13 +168,66 @@ struct call_slot *adn_cl_take_slot(struct adn_client *c, uint32_t *id)
 	}
 }
 
+static long tcp_call(struct adn_client *c, uint16_t method, const void *body,
+		     size_t len, adn_reply_fn fn, void *user);
+
 long adn_client_call(struct adn_client *c, uint16_t method, const void *body,
 		     size_t len, adn_reply_fn fn, void *user)
 {
 	if (!fn || (len && !body))
 		return -EINVAL;
-	if (c->udp)
-		return adn_udp_call(c, method, body, len, fn, user);
+	size_t app_len = len;
+	if (c->udf && c->udf->chain) {
+		const uint8_t *b = adn_udf_run(c->udf, ADN_APP_REQUEST, true, method, body, len, &len);
+		if (!b) {
+			c->st.udf_errors++;
+			snprintf(c->err, sizeof(c->err), "request not sent: %s", c->udf->why);
+			return -EBADMSG;
+		}
+		body = b;
+	}
+	long id = c->udp ? adn_udp_call(c, method, body, len, fn, user) :
+			   tcp_call(c, method, body, len, fn, user);
+	if (id > 0) {
+		c->st.app_bytes += app_len;
+		c->st.wire_bytes += len;
+	}
+	return id;
+}
+
+int adn_client_udf_register(struct adn_client *c, const char *name, const struct adn_udf_ops *ops)
+{
+	return adn_udf_register(&c->udf, name, ops);
+}
+
+int adn_client_use_chain(struct adn_client *c, const struct adn_app_chain *chain,
+			 char *err, size_t errlen)
+{
+	return adn_udf_bind(&c->udf, chain, c->layout, err, errlen);
+}
+
+void adn_cl_deliver(struct adn_client *c, struct done_call d, const struct adn_hdr *h,
+		    const uint8_t *body, size_t len)
+{
+	if (h->status != ADN_OK) {
+		d.fn(d.user, d.rpc_id, h->status, h->flags, NULL, 0);
+		return;
+	}
+	if (adn_udf_applies(c->udf, ADN_APP_RESPONSE, h->method)) {
+		body = adn_udf_run(c->udf, ADN_APP_RESPONSE, false, h->method, body, len, &len);
+		if (!body) {
+			c->st.udf_errors++;
+			snprintf(c->err, sizeof(c->err), "reply to call %u: %s", d.rpc_id, c->udf->why);
+			d.fn(d.user, d.rpc_id, ADN_DATA_LOSS, ADN_RPC_F_LOCAL, NULL, 0);
+			return;
+		}
+	}
+	d.fn(d.user, d.rpc_id, ADN_OK, h->flags, body, len);
+}
+
+static long tcp_call(struct adn_client *c, uint16_t method, const void *body,
+		     size_t len, adn_reply_fn fn, void *user)
+{
 	if (len > ADN_FRAME_MAX - ADN_HDR_LEN)
 		return -EMSGSIZE;
 	if (!c->live)
@@ -350,11 +404,7 @@ static bool handle_reply(struct adn_client *c, unsigned ci, const struct adn_hdr
 		return true;
 	}
 	struct done_call d = adn_cl_release(c, s);
-	if (h->status == ADN_OK)
-		d.fn(d.user, d.rpc_id, ADN_OK, h->flags, frame + ADN_HDR_LEN,
-		     h->len - ADN_HDR_LEN);
-	else
-		d.fn(d.user, d.rpc_id, h->status, h->flags, NULL, 0);
+	adn_cl_deliver(c, d, h, frame + ADN_HDR_LEN, h->len - ADN_HDR_LEN);
 	return true;
 }
 

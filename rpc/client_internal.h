@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "rpc_internal.h"
+#include "udf_internal.h"
 
 #define FIRST_SLOTS 256u /* slot table size at open */
 
@@ -51,6 +52,7 @@ struct adn_client {
 	struct udp_client *udp;  /* NULL: TCP */
 	bool replicas;           /* one connection per replica: the kernel picks (client_replica.c) */
 	uint64_t grace_ns;       /* replicas: how long an orphaned call may still be answered */
+	struct adn_udf_set *udf;  /* user-defined elements (udf.c); NULL: none */
 	struct adn_client_stats st;
 	char err[256];
 };
@@ -76,6 +78,11 @@ struct call_slot *adn_cl_take_slot(struct adn_client *c, uint32_t *id);
 
 /* Frees the slot and counts the completion; the caller runs d.fn. */
 struct done_call adn_cl_release(struct adn_client *c, struct call_slot *s);
+
+/* Runs the callback of a completed call for the reply h (body/len: its
+ * body), undoing the chain's user-defined elements first. */
+void adn_cl_deliver(struct adn_client *c, struct done_call d, const struct adn_hdr *h,
+		    const uint8_t *body, size_t len);
 
 /* Completes with status (flags ADN_RPC_F_LOCAL) every call match() accepts. */
 void adn_cl_fail_calls(struct adn_client *c, int status,

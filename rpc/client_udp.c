@@ -372,10 +372,7 @@ static void handle_datagram(struct adn_client *c, const uint8_t *p, size_t len, 
 		return;
 	}
 	struct done_call d = adn_cl_release(c, s);
-	if (h.status == ADN_OK)
-		d.fn(d.user, d.rpc_id, ADN_OK, h.flags, p + ADN_HDR_LEN, len - ADN_HDR_LEN);
-	else
-		d.fn(d.user, d.rpc_id, h.status, h.flags, NULL, 0);
+	adn_cl_deliver(c, d, &h, p + ADN_HDR_LEN, len - ADN_HDR_LEN);
 }
 
 static void receive(struct adn_client *c)

@@ -104,12 +104,14 @@ void adn_server_close(struct adn_server *s)
 	while (s->conns)
 		drop_conn(s, s->conns);
 	adn_udp_server_close(s);
+	adn_udf_free(s->udf);
 	free(s->addr);
 	if (s->lfd >= 0)
 		close(s->lfd);
 	if (s->epfd >= 0)
 		close(s->epfd);
 	free(s->scratch);
+	free(s->big);
 	free(s);
 }
 
@@ -165,18 +167,85 @@ static void reject_conn(struct adn_server *s, struct srv_conn *cn, const char *w
 	drop_conn(s, cn);
 }
 
+int adn_server_udf_register(struct adn_server *s, const char *name, const struct adn_udf_ops *ops)
+{
+	return adn_udf_register(&s->udf, name, ops);
+}
+
+int adn_server_use_chain(struct adn_server *s, const struct adn_app_chain *chain,
+			 char *err, size_t errlen)
+{
+	/* the server echoes whatever layout a request carries: not checked here */
+	if (adn_udf_bind(&s->udf, chain, 0, err, errlen))
+		return -1;
+	if (chain->n_elems && !s->big && !(s->big = malloc(ADN_FRAME_MAX - ADN_HDR_LEN))) {
+		adn_errf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int check_status(int status, size_t len, size_t cap)
+{
+	if (status < 0 || status > ADN_STATUS_MAX || (status == ADN_OK && len > cap))
+		return ADN_INTERNAL;
+	return status;
+}
+
+int adn_srv_handle(struct adn_server *s, uint16_t method, const uint8_t *body, size_t len,
+		   uint8_t *resp, size_t cap, size_t *resp_len)
+{
+	size_t rlen = 0;
+	int status;
+
+	s->st.wire_bytes += len;
+	if (adn_udf_applies(s->udf, ADN_APP_REQUEST, method)) {
+		body = adn_udf_run(s->udf, ADN_APP_REQUEST, false, method, body, len, &len);
+		if (!body) {
+			s->st.udf_errors++;
+			snprintf(s->err, sizeof(s->err), "request answered DATA_LOSS: %s", s->udf->why);
+			*resp_len = 0;
+			return ADN_DATA_LOSS;
+		}
+	}
+	s->st.app_bytes += len;
+	if (!adn_udf_applies(s->udf, ADN_APP_RESPONSE, method)) {
+		status = s->fn(s->user, method, body, len, resp, cap, &rlen);
+		status = check_status(status, rlen, cap);
+		*resp_len = status == ADN_OK ? rlen : 0;
+		return status;
+	}
+	/* The handler may write a full-size body: the element shrinks it
+	 * (or not) to what the transport carries. */
+	size_t big_cap = ADN_FRAME_MAX - ADN_HDR_LEN;
+	status = s->fn(s->user, method, body, len, s->big, big_cap, &rlen);
+	status = check_status(status, rlen, big_cap);
+	*resp_len = 0;
+	if (status != ADN_OK)
+		return status;
+	const uint8_t *out = adn_udf_run(s->udf, ADN_APP_RESPONSE, true, method, s->big, rlen, &rlen);
+	if (!out || rlen > cap) {
+		s->st.udf_errors++;
+		if (out)
+			snprintf(s->err, sizeof(s->err),
+				 "response answered INTERNAL: %zu bytes after the chain's elements, at most %zu",
+				 rlen, cap);
+		else
+			snprintf(s->err, sizeof(s->err), "response answered INTERNAL: %s", s->udf->why);
+		return ADN_INTERNAL;
+	}
+	memcpy(resp, out, rlen);
+	*resp_len = rlen;
+	return ADN_OK;
+}
+
 /* Answers one request frame by appending a response to cn->out. */
 static int answer(struct adn_server *s, struct srv_conn *cn, const struct adn_hdr *req,
 		  const uint8_t *frame)
 {
-	size_t cap = ADN_FRAME_MAX - ADN_HDR_LEN, len = 0;
-	int status = s->fn(s->user, req->method, frame + ADN_HDR_LEN,
-			   req->len - ADN_HDR_LEN, s->scratch, cap, &len);
-
-	if (status < 0 || status > ADN_STATUS_MAX || (status == ADN_OK && len > cap))
-		status = ADN_INTERNAL;
-	if (status != ADN_OK)
-		len = 0;
+	size_t len = 0;
+	int status = adn_srv_handle(s, req->method, frame + ADN_HDR_LEN, req->len - ADN_HDR_LEN,
+				    s->scratch, ADN_FRAME_MAX - ADN_HDR_LEN, &len);
 	int rc = adn_buf_reserve(&cn->out, ADN_HDR_LEN + len, OUT_LIMIT);
 	if (rc)
 		return rc;

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "rpc_internal.h"
+#include "udf_internal.h"
 
 struct srv_conn {
 	int fd;
@@ -23,14 +24,23 @@ struct adn_server {
 	adn_handler_fn fn;
 	void *user;
 	uint8_t *scratch; /* response body, ADN_FRAME_MAX - 16 bytes */
+	uint8_t *big;     /* with user-defined elements on responses: the handler's body */
 	struct srv_conn *conns;
 	int answered; /* requests answered in the current poll */
 	char *addr;             /* as given to adn_server_listen, or NULL */
 	struct udp_server *udp; /* NULL: TCP only */
 	unsigned udp_cache_entries;
+	struct adn_udf_set *udf; /* user-defined elements (udf.c); NULL: none */
 	struct adn_server_stats st;
 	char err[256];
 };
+
+/* Answers one request body through the handler: undoes the chain's
+ * user-defined elements on it, runs the handler, applies them to the
+ * response, which goes to resp (at most cap bytes, *resp_len). Returns
+ * the status (a bad one turned into ADN_INTERNAL; *resp_len 0 unless OK). */
+int adn_srv_handle(struct adn_server *s, uint16_t method, const uint8_t *body, size_t len,
+		   uint8_t *resp, size_t cap, size_t *resp_len);
 
 /* UDP side, server_udp.c. epoll data.ptr of the UDP socket: */
 #define ADN_UDP_MARK ((void *)&adn_udp_mark)

@@ -119,14 +119,9 @@ static const char *invalid(const uint8_t *p, size_t len, int flags, struct adn_h
 static size_t run_handler(struct adn_server *s, const struct adn_hdr *req, const uint8_t *p,
 			  uint8_t *out)
 {
-	size_t cap = ADN_UDP_BODY_MAX, len = 0;
-	int status = s->fn(s->user, req->method, p + ADN_HDR_LEN, req->len - ADN_HDR_LEN,
-			   out + ADN_HDR_LEN, cap, &len);
-
-	if (status < 0 || status > ADN_STATUS_MAX || (status == ADN_OK && len > cap))
-		status = ADN_INTERNAL;
-	if (status != ADN_OK)
-		len = 0;
+	size_t len = 0;
+	int status = adn_srv_handle(s, req->method, p + ADN_HDR_LEN, req->len - ADN_HDR_LEN,
+				    out + ADN_HDR_LEN, ADN_UDP_BODY_MAX, &len);
 	struct adn_hdr h = {
 		.len = (uint32_t)(ADN_HDR_LEN + len),
 		.rpc_id = req->rpc_id,
