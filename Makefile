@@ -12,7 +12,7 @@ BPFTOOL ?= bpftool
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
-	  -Iheaders -Irpc -Imaps -Iloader
+	  -Iheaders -Irpc -Imaps -Iloader -Itools
 LIBBPF_LIBS := -lbpf -lelf -lz
 
 BIN := $(BUILD)/bin

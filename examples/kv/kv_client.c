@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "adn_rpc.h"
+#include "latency_hist.h"
 #include "kv_rpc.h"
 
 #define MAX_OUTSTANDING 65536u
@@ -45,46 +46,6 @@ struct options {
 
 #define MAX_REPLICAS 16
 
-/* Latencies in a log-linear histogram: 64 sub-buckets per power of two
- * (under 2% error) in a fixed array, whatever the run length. */
-#define SUB_BITS 6
-#define SUB (1u << SUB_BITS)
-#define NBUCKETS ((64 - SUB_BITS) * SUB + 2 * SUB)
-
-struct histogram {
-	uint64_t n[NBUCKETS], total;
-};
-
-static unsigned bucket_of(uint64_t v)
-{
-	if (v < 2 * SUB)
-		return (unsigned)v;
-	unsigned shift = 63 - (unsigned)__builtin_clzll(v) - SUB_BITS;
-	return shift * SUB + (unsigned)(v >> shift);
-}
-
-static double bucket_mid(unsigned b)
-{
-	if (b < 2 * SUB)
-		return b;
-	unsigned shift = b / SUB - 1;
-	return ldexp((double)(b - shift * SUB) + 0.5, (int)shift);
-}
-
-static double percentile(const struct histogram *h, double p)
-{
-	if (!h->total)
-		return 0;
-	uint64_t rank = (uint64_t)ceil(p * (double)h->total), seen = 0;
-	if (rank < 1)
-		rank = 1;
-	for (unsigned b = 0; b < NBUCKETS; b++) {
-		seen += h->n[b];
-		if (seen >= rank)
-			return bucket_mid(b);
-	}
-	return 0;
-}
 
 /* One in-flight call: when it left. Records come from a free list sized
  * to --outstanding, so the hot path allocates nothing. */
@@ -149,8 +110,7 @@ static void on_reply(void *user, uint32_t rpc_id, int status, uint16_t flags,
 	if (flags & ADN_RPC_F_LOCAL)
 		r->lost++; /* no reply came: connection broke or deadline passed */
 	uint64_t lat = now - ctx->rec->t0;
-	r->lat.n[bucket_of(lat)]++;
-	r->lat.total++;
+	hist_add(&r->lat, lat);
 	ctx->rec->next_free = r->free_recs;
 	r->free_recs = ctx->rec;
 }
@@ -204,8 +164,8 @@ static void lower(char *dst, const char *src, size_t cap)
 static void print_summary(const struct run *r, double secs)
 {
 	double rps = secs > 0 ? (double)r->completed / secs : 0;
-	double p50 = percentile(&r->lat, 0.50) / 1e3, p99 = percentile(&r->lat, 0.99) / 1e3,
-	       p999 = percentile(&r->lat, 0.999) / 1e3;
+	double p50 = hist_percentile(&r->lat, 0.50) / 1e3, p99 = hist_percentile(&r->lat, 0.99) / 1e3,
+	       p999 = hist_percentile(&r->lat, 0.999) / 1e3;
 	char name[32];
 
 	if (r->o.json) {

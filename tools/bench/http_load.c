@@ -35,49 +35,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "latency_hist.h"
+
 #define RBUF 65536
 #define MAX_CONNS 65536
 
-/* Latencies: the same log-linear histogram as kv-client (64 sub-buckets per
- * power of two, under 2% error), so percentiles are computed alike. */
-#define SUB_BITS 6
-#define SUB (1u << SUB_BITS)
-#define NBUCKETS ((64 - SUB_BITS) * SUB + 2 * SUB)
-
-struct histogram {
-	uint64_t n[NBUCKETS], total;
-};
-
-static unsigned bucket_of(uint64_t v)
-{
-	if (v < 2 * SUB)
-		return (unsigned)v;
-	unsigned shift = 63 - (unsigned)__builtin_clzll(v) - SUB_BITS;
-	return shift * SUB + (unsigned)(v >> shift);
-}
-
-static double bucket_mid(unsigned b)
-{
-	if (b < 2 * SUB)
-		return b;
-	unsigned shift = b / SUB - 1;
-	return ldexp((double)(b - shift * SUB) + 0.5, (int)shift);
-}
-
-static double percentile(const struct histogram *h, double p)
-{
-	if (!h->total)
-		return 0;
-	uint64_t rank = (uint64_t)ceil(p * (double)h->total), seen = 0;
-	if (rank < 1)
-		rank = 1;
-	for (unsigned b = 0; b < NBUCKETS; b++) {
-		seen += h->n[b];
-		if (seen >= rank)
-			return bucket_mid(b);
-	}
-	return 0;
-}
 
 struct conn {
 	int fd;
@@ -172,8 +134,7 @@ static void record(struct conn *c, uint64_t now)
 	completed++;
 	last_done = now;
 	uint64_t l = now - c->t0;
-	lat.n[bucket_of(l)]++;
-	lat.total++;
+	hist_add(&lat, l);
 }
 
 /* Sends one request on idle connection c. 0, or -1 if the connection broke. */
@@ -426,8 +387,8 @@ int main(int argc, char **argv)
 
 	double secs = (double)(last_done - t0) / 1e9;
 	double rps = secs > 0 ? (double)completed / secs : 0;
-	double p50 = percentile(&lat, 0.50) / 1e3, p99 = percentile(&lat, 0.99) / 1e3,
-	       p999 = percentile(&lat, 0.999) / 1e3;
+	double p50 = hist_percentile(&lat, 0.50) / 1e3, p99 = hist_percentile(&lat, 0.99) / 1e3,
+	       p999 = hist_percentile(&lat, 0.999) / 1e3;
 	if (o.json) {
 		printf("{\"sent\": %llu, \"ok\": %llu, \"status\": {", (unsigned long long)sent,
 		       (unsigned long long)ok);

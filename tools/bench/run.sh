@@ -127,7 +127,7 @@ if ! bpftool btf dump file "$tmp/ref.bpf.o" | grep -q "STRUCT 'adn_rec__logging_
 	log "note: $ref_note"
 fi
 for p in http_load http_server; do
-	cc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra tools/bench/$p.c -lm -o "build/bench/${p/_/-}"
+	cc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Itools tools/bench/$p.c -lm -o "build/bench/${p/_/-}"
 	cp "build/bench/${p/_/-}" "$tmp/bin/"
 done
 B=$tmp/bin
