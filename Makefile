@@ -72,9 +72,11 @@ $(BIN)/kv-server: $(OBJ)/examples/kv/kv_server.o $(LIBRPC)
 $(BIN)/kv-client: $(OBJ)/examples/kv/kv_client.o $(LIBRPC)
 	@mkdir -p $(dir $@); $(CC) $(CFLAGS) $^ -lm -o $@
 
-# The paper's section 2 example: rules in examples/s2/s2.mk.
+# The paper's section 2 example: rules in examples/s2/s2.mk; the encrypt
+# element's client and server (they link OpenSSL): elements/encrypt/encrypt.mk.
 include examples/s2/s2.mk
-all: $(EXAMPLE_S2)
+include elements/encrypt/encrypt.mk
+all: $(EXAMPLE_S2) $(ELEM_ENCRYPT)
 
 # The hand-written reference chain (the "hand-optimized" baseline).
 # asm/types.h lives in the multiarch include dir, which -target bpf does not search
@@ -126,6 +128,8 @@ bench:
 	@ADN_BENCH=1 $(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory all
 	tools/bench/run.sh
+	# per-element cost and scaling (issue 3 items 4-5); BENCH_MICRO=0 skips it
+	@if [ "$(BENCH_MICRO)" != 0 ]; then tools/bench/micro.sh; fi
 
 install: $(TOOLS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/adn \

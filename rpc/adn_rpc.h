@@ -268,6 +268,33 @@ struct adn_udf_ops {
  * level 0..9). Links against -lz. */
 extern const struct adn_udf_ops adn_udf_zlib;
 
+/* A ready implementation: authenticated encryption (rpc/udf_aead.c, links
+ * against -lcrypto, OpenSSL 1.1.1 or 3). Every encoded message is
+ * nonce (12 bytes, fresh from the CSPRNG) || ciphertext || tag (16 bytes),
+ * 28 bytes longer than the plaintext; decode refuses (-1) a message whose
+ * tag does not verify (tampered, truncated, another key), so the peer
+ * answers / completes the call with DATA_LOSS. ctx points at a struct
+ * adn_aead_key, which must outlive the object it is registered with.
+ * Neither the network fields nor the frame header are authenticated, and
+ * a recorded message can be replayed (no sequence number). */
+#define ADN_AEAD_KEY_LEN 32
+#define ADN_AEAD_NONCE_LEN 12
+#define ADN_AEAD_TAG_LEN 16
+#define ADN_AEAD_OVERHEAD (ADN_AEAD_NONCE_LEN + ADN_AEAD_TAG_LEN)
+enum adn_aead_cipher { ADN_AEAD_AES_256_GCM = 0, ADN_AEAD_CHACHA20_POLY1305 = 1 };
+struct adn_aead_key {
+	uint8_t key[ADN_AEAD_KEY_LEN];
+	enum adn_aead_cipher cipher;
+};
+/* Fills k from a key file: 32 raw bytes, or 64 hex digits (a trailing
+ * newline allowed). The file must not be readable by group or others.
+ * 0, or -1 with one line in err. */
+int adn_aead_key_load(struct adn_aead_key *k, enum adn_aead_cipher cipher, const char *path,
+		      char *err, size_t errlen);
+/* The ops of AEAD with key k (ctx = k), to register under the element's
+ * name: adn_client_udf_register(c, "encrypt", &ops). */
+struct adn_udf_ops adn_udf_aead(const struct adn_aead_key *k);
+
 /* Registers the implementation of the element called name (ops is copied;
  * at most 16 per object). 0, -EINVAL (no name, no callback), -EEXIST
  * (already registered), -ENOSPC, -ENOMEM. Register before use_chain. */

@@ -4,7 +4,7 @@
 # run again (it does nothing when all are present).
 set -euo pipefail
 
-packages=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev check
+packages=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libssl-dev check
 	  pkg-config iproute2 make gcc jq bc libclang-rt-14-dev)
 [ "${ADN_BENCH:-0}" = 1 ] && packages+=(haproxy gnuplot-nox)
 

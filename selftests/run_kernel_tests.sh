@@ -51,7 +51,7 @@ fi
 # Whatever a test made, it must have removed, also when it failed.
 cgroot=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
 left=$(ls -d /sys/fs/bpf/adn/adntest-* "$cgroot"/adn-test-* 2>/dev/null)
-left+=$(pgrep -af "$root/build/bin/(kv-server|kv-client|s2-server|s2-client|adnctl)" 2>/dev/null)
+left+=$(pgrep -af "$root/build/bin/(kv-server|kv-client|s2-server|s2-client|enc-server|enc-client|adnctl)" 2>/dev/null)
 if [ -n "$left" ]; then
 	failed+=("cleanup")
 	echo "FAIL  cleanup: tests left behind:"

@@ -398,6 +398,7 @@ END_TEST
 static const char *const library[] = {
 	"acl", "logging", "fault", "ratelimit", "ratelimit_key", "metrics",
 	"mutation", "circuitbreaker", "admission", "bandwidth",
+	"abtest", "header_routing", "stateful_routing", "encrypt",
 };
 
 START_TEST(test_element_compiles_with_clang)

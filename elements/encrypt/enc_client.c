@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * enc-client: a kv client for the chain of elements/encrypt/encrypt.adn.
+ * The chain's user-defined element `encrypt` runs here, in the RPC library
+ * (adn_udf_aead): put values leave encrypted, get replies are decrypted and
+ * checked against the key's value (enc_common.h). Keys k0..k99 in turn.
+ *
+ * --json prints {"sent", "ok", "status": {name: n}, "net_replies",
+ * "local_data_loss", "lost", "bad_replies", "app_bytes", "wire_bytes",
+ * "udf_errors", "seconds"}: local_data_loss are replies the library could
+ * not decrypt (DATA_LOSS with ADN_RPC_F_LOCAL), lost the other calls that
+ * got no reply. Exit 0 when every call completed with a status (any) and
+ * every OK reply was right; 2 otherwise, or on a usage or setup error (one
+ * line on stderr).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "adn_rpc.h"
+#include "encrypt_rpc.h"
+#include "enc_common.h"
+
+struct call {
+	char key[32];
+	uint16_t method;
+};
+
+static struct {
+	uint64_t ok, net_replies, lost, local_data_loss, bad_replies;
+	uint64_t by_status[ADN_STATUS_MAX + 1];
+} R;
+
+static void on_reply(void *user, uint32_t rpc_id, int status, uint16_t flags, const void *body,
+		     size_t len)
+{
+	const struct call *c = user;
+	(void)rpc_id;
+	if (status >= 0 && status <= ADN_STATUS_MAX)
+		R.by_status[status]++;
+	if ((flags & ADN_RPC_F_LOCAL) && status == ADN_DATA_LOSS)
+		R.local_data_loss++;
+	else if (flags & ADN_RPC_F_LOCAL)
+		R.lost++;
+	else if (flags & ADN_F_NET_REPLY)
+		R.net_replies++;
+	if (status != ADN_OK)
+		return;
+	R.ok++;
+	if (c->method == KV_GET) {
+		struct kv_get_response r;
+		if (kv_get_response_decode(&r, body, len) || !r.found ||
+		    !enc_check(r.value.ptr, r.value.len, c->key))
+			R.bad_replies++;
+	} else {
+		struct kv_put_response r;
+		if (kv_put_response_decode(&r, body, len) || !r.ok)
+			R.bad_replies++;
+	}
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: enc-client --key-file FILE [--cipher aes-256-gcm|chacha20-poly1305]\n"
+		"                  [--host H] [--port P] [--udp] [--user U] [--count N]\n"
+		"                  [--method get|put|mixed] [--value-size B] [--outstanding N]\n"
+		"                  [--tamper-every N] [--no-register] [--plain] [--timeout S] [--json]\n"
+		"  --key-file FILE    the AEAD key: 32 raw bytes or 64 hex digits, mode 600\n"
+		"  --cipher C         default aes-256-gcm\n"
+		"  --method M         get, put or mixed (alternating; default mixed)\n"
+		"  --value-size B     bytes of each put value (default 256)\n"
+		"  --tamper-every N   flip a bit in every N-th encrypted request (tests)\n"
+		"  --no-register      register no implementation of 'encrypt' (tests: the\n"
+		"                     library must refuse the chain)\n"
+		"  --plain            open no chain: send plaintext (tests: a control for\n"
+		"                     enc-server --raw)\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "key-file", required_argument, NULL, 'k' },
+		{ "cipher", required_argument, NULL, 'c' },
+		{ "host", required_argument, NULL, 'H' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "udp", no_argument, NULL, 'U' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "method", required_argument, NULL, 'm' },
+		{ "value-size", required_argument, NULL, 'v' },
+		{ "outstanding", required_argument, NULL, 'O' },
+		{ "tamper-every", required_argument, NULL, 'T' },
+		{ "no-register", no_argument, NULL, 'N' },
+		{ "plain", no_argument, NULL, 'P' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *host = "127.0.0.1", *user = "alice", *method = "mixed", *key_file = NULL;
+	long port = KV_PORT, count = 1000, value_size = 256, outstanding = 16, timeout = 10, tamper = 0;
+	enum adn_aead_cipher cipher = ADN_AEAD_AES_256_GCM;
+	bool udp = false, json = false, no_register = false, plain = false;
+	char *end;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k': key_file = optarg; break;
+		case 'c':
+			if (enc_cipher(optarg, &cipher)) {
+				fprintf(stderr, "enc-client: --cipher: aes-256-gcm or chacha20-poly1305\n");
+				return 2;
+			}
+			break;
+		case 'H': host = optarg; break;
+		case 'p': port = strtol(optarg, &end, 10); if (*end) port = -1; break;
+		case 'U': udp = true; break;
+		case 'u': user = optarg; break;
+		case 'n': count = strtol(optarg, &end, 10); if (*end) count = -1; break;
+		case 'm': method = optarg; break;
+		case 'v': value_size = strtol(optarg, &end, 10); if (*end) value_size = -1; break;
+		case 'O': outstanding = strtol(optarg, &end, 10); if (*end) outstanding = -1; break;
+		case 'T': tamper = strtol(optarg, &end, 10); if (*end) tamper = -1; break;
+		case 'N': no_register = true; break;
+		case 'P': plain = true; break;
+		case 't': timeout = strtol(optarg, &end, 10); if (*end) timeout = -1; break;
+		case 'j': json = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	const char *bad = optind < argc ? "unexpected argument" :
+			  !key_file ? "--key-file is required" :
+			  strlen(user) > 16 ? "--user: at most 16 bytes" :
+			  port < 1 || port > 65535 ? "--port must be 1..65535" :
+			  count < 0 || count > 10000000 ? "--count must be 0..10000000" :
+			  value_size < 0 || value_size > (1 << 19) ? "--value-size must be 0..524288" :
+			  outstanding < 1 || outstanding > 4096 ? "--outstanding must be 1..4096" :
+			  tamper < 0 ? "--tamper-every must be >= 0" :
+			  timeout < 1 ? "--timeout must be >= 1" :
+			  strcmp(method, "get") && strcmp(method, "put") && strcmp(method, "mixed") ?
+			  "--method must be get, put or mixed" : NULL;
+	if (bad) {
+		fprintf(stderr, "enc-client: %s\n", bad);
+		return 2;
+	}
+
+	char err[256];
+	static struct adn_aead_key key;
+	static struct enc_tamper tw;
+	if (adn_aead_key_load(&key, cipher, key_file, err, sizeof(err))) {
+		fprintf(stderr, "enc-client: %s\n", err);
+		return 2;
+	}
+	uint16_t layout = (uint16_t)KV_LAYOUT_HASH;
+	struct adn_client *cl = udp ? adn_client_open_udp(host, (uint16_t)port, layout, err, sizeof(err)) :
+				      adn_client_open(host, (uint16_t)port, 1, layout, err, sizeof(err));
+	if (!cl) {
+		fprintf(stderr, "enc-client: %s\n", err);
+		return 2;
+	}
+	tw.inner = adn_udf_aead(&key);
+	tw.every = (unsigned)tamper;
+	struct adn_udf_ops ops = { .encode = enc_tamper_encode, .decode = enc_tamper_decode, .ctx = &tw };
+	if (!plain && ((!no_register && adn_client_udf_register(cl, "encrypt", &ops)) ||
+		       adn_client_use_chain(cl, encrypt_app_chain(), err, sizeof(err)))) {
+		fprintf(stderr, "enc-client: %s\n", err);
+		adn_client_close(cl);
+		return 2;
+	}
+	adn_client_set_timeout(cl, (unsigned)timeout * 1000u);
+
+	char uname[16] = { 0 };
+	memcpy(uname, user, strlen(user));
+	uint8_t *value = malloc((size_t)value_size + 1);
+	uint8_t *body = malloc((size_t)value_size + 128);
+	struct call *calls = calloc((size_t)count + 1, sizeof(*calls));
+	if (!value || !body || !calls) {
+		fprintf(stderr, "enc-client: out of memory\n");
+		return 2;
+	}
+
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	long sent = 0;
+	int rc = 0;
+	while (sent < count || adn_client_outstanding(cl)) {
+		while (sent < count && adn_client_outstanding(cl) < (size_t)outstanding) {
+			struct call *k = &calls[sent];
+			enc_key(k->key, (uint64_t)sent);
+			k->method = !strcmp(method, "get") ? KV_GET :
+				    !strcmp(method, "put") ? KV_PUT :
+				    sent % 2 ? KV_PUT : KV_GET;
+			long n;
+			if (k->method == KV_GET) {
+				struct kv_get_request r;
+				memcpy(r.username, uname, 16);
+				memcpy(r.key, k->key, 32);
+				n = kv_get_request_encode(&r, body, (size_t)value_size + 128);
+			} else {
+				struct kv_put_request r;
+				memcpy(r.username, uname, 16);
+				memcpy(r.key, k->key, 32);
+				enc_fill(value, (size_t)value_size, k->key);
+				r.value = (struct adn_bytes){ .ptr = value, .len = (uint32_t)value_size };
+				n = kv_put_request_encode(&r, body, (size_t)value_size + 128);
+			}
+			long id = n < 0 ? -EMSGSIZE : adn_client_call(cl, k->method, body, (size_t)n, on_reply, k);
+			if (id < 0) {
+				fprintf(stderr, "enc-client: call %ld: %s%s%s\n", sent, strerror((int)-id),
+					*adn_client_error(cl) ? ": " : "", adn_client_error(cl));
+				rc = 2;
+				count = sent;
+				break;
+			}
+			sent++;
+		}
+		int n = adn_client_poll(cl, 100);
+		if (n < 0) {
+			fprintf(stderr, "enc-client: poll: %s\n", strerror(-n));
+			rc = 2;
+			break;
+		}
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	struct adn_client_stats cs;
+	adn_client_get_stats(cl, &cs);
+	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+
+	if (json) {
+		printf("{\"sent\": %ld, \"ok\": %llu, \"status\": {", sent, (unsigned long long)R.ok);
+		bool first = true;
+		for (int s = 1; s <= ADN_STATUS_MAX; s++) {
+			if (!R.by_status[s])
+				continue;
+			char name[32];
+			snprintf(name, sizeof(name), "%s", adn_status_name(s));
+			for (char *p = name; *p; p++)
+				if (*p >= 'A' && *p <= 'Z')
+					*p = (char)(*p - 'A' + 'a');
+			printf("%s\"%s\": %llu", first ? "" : ", ", name, (unsigned long long)R.by_status[s]);
+			first = false;
+		}
+		printf("}, \"net_replies\": %llu, \"local_data_loss\": %llu, \"lost\": %llu, "
+		       "\"bad_replies\": %llu, \"app_bytes\": %llu, \"wire_bytes\": %llu, "
+		       "\"udf_errors\": %llu, \"seconds\": %.3f}\n",
+		       (unsigned long long)R.net_replies, (unsigned long long)R.local_data_loss,
+		       (unsigned long long)R.lost, (unsigned long long)R.bad_replies,
+		       (unsigned long long)cs.app_bytes, (unsigned long long)cs.wire_bytes,
+		       (unsigned long long)cs.udf_errors, secs);
+	} else {
+		printf("enc-client: %ld calls, %llu ok, %llu answered by the network, %llu not "
+		       "decryptable, %llu lost, %llu bad replies\n",
+		       sent, (unsigned long long)R.ok, (unsigned long long)R.net_replies,
+		       (unsigned long long)R.local_data_loss, (unsigned long long)R.lost,
+		       (unsigned long long)R.bad_replies);
+	}
+	if (R.lost || R.bad_replies)
+		rc = 2;
+	adn_client_close(cl);
+	free(value);
+	free(body);
+	free(calls);
+	return rc;
+}
