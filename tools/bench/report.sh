@@ -333,7 +333,7 @@ EOF
 	chk "(b) within 3% of (c), i.e. (b)/(c) ≥ 0.97, closed loop" "$(ratio "$(get closed adn rps med)" "$(get closed ref rps med)")" ">=" 0.97
 	chk "(b)/(c) ≥ 0.97, pipelined" "$(ratio "$(get pipelined adn rps med)" "$(get pipelined ref rps med)")" ">=" 0.97
 	echo
-	echo "UDP, TC/XDP per-packet ns (BPF_PROG_TEST_RUN), chain length and connection-count scaling: not measured yet (see the notes)."
+	echo "Per-element ns at TC/XDP (BPF_PROG_TEST_RUN), chain length, ACL size with random users and connection-count scaling: see \"Per-element cost and scaling\" below. UDP end to end: not measured yet."
 	echo
 
 	echo "## Program size: generated against hand-written"
@@ -362,6 +362,15 @@ EOF
 		done <"$work/acl.dat"
 		echo
 		echo "![ACL scaling](bench/acl_scaling.svg)"
+		echo
+	fi
+
+	# tools/bench/micro.sh's fragment (per-element cost and scaling), when it
+	# exists; micro.sh rewrites what lies between the markers after each run
+	if [ -f "$out/bench/micro.md" ]; then
+		echo "<!-- micro.md begin -->"
+		cat "$out/bench/micro.md"
+		echo "<!-- micro.md end -->"
 		echo
 	fi
 
