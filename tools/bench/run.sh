@@ -17,7 +17,7 @@
 # CPUs: client (and the client-side sidecar) on CPU 0; server, server-side
 # sidecar and the log drainer on CPU 1.
 #
-# Environment: BENCH_ROUNDS (5), BENCH_SECS (6), BENCH_WARM (2),
+# Environment: BENCH_ROUNDS (4), BENCH_SECS (6), BENCH_WARM (2),
 # BENCH_QUICK=1 (1 round of 2 s, 1 s warm-up, small scaling run),
 # BENCH_SETUPS, BENCH_WORKLOADS (space-separated subsets), BENCH_SCALING=0
 # to skip the ACL-size runs, BENCH_OUT (docs/ by default).
@@ -51,7 +51,8 @@ if [ "$quick" = 1 ]; then
 	ROUNDS=${BENCH_ROUNDS:-1} SECS=${BENCH_SECS:-2} WARM=${BENCH_WARM:-1}
 	ACL_SIZES=${BENCH_ACL_SIZES:-"1 1000"}
 else
-	ROUNDS=${BENCH_ROUNDS:-5} SECS=${BENCH_SECS:-6} WARM=${BENCH_WARM:-2}
+	# 4 rounds keep `make bench` (with micro.sh) under 15 minutes on 2 cores
+	ROUNDS=${BENCH_ROUNDS:-4} SECS=${BENCH_SECS:-6} WARM=${BENCH_WARM:-2}
 	ACL_SIZES=${BENCH_ACL_SIZES:-"1 1000 100000 1000000"}
 fi
 SETUPS=${BENCH_SETUPS:-"raw adn ref sidecar1 sidecar2"}
