@@ -351,8 +351,16 @@ __attribute__((noinline)) int adn_route_frame(struct sk_msg_md *msg, struct adn_
 		/* Does this client have a connection to the replica? A failed
 		 * redirect changes nothing; a successful one is overridden by
 		 * the run's final, explicit verdict. */
+		/* The key through the socket storage that io points into: io
+		 * itself is a global function's argument (PTR_TO_MEM), which
+		 * Linux 6.1 refuses as a map key, and a stack copy would take
+		 * the three-frame stack past 512 bytes. */
+		struct adn_sock_state *st = bpf_sk_storage_get(&adn_sk_state, msg->sk, 0, 0);
+
+		if (!st)
+			return -1;
 		io->probed = 1;
-		if (bpf_msg_redirect_hash(msg, &adn_socks, &io->k, 0) != SK_PASS) {
+		if (bpf_msg_redirect_hash(msg, &adn_socks, &st->rt.k, 0) != SK_PASS) {
 			ADN_COUNT(route_miss);
 			return -1;
 		}
