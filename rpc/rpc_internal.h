@@ -45,6 +45,8 @@ int adn_buf_send(int fd, struct adn_buf *out);
 struct addrinfo;
 
 /* Socket helpers. Each fills err (one line) and returns -1 on failure. */
+/* The port a bound socket got; 0 or -1 with err set. */
+int adn_sock_bound_port(int fd, uint16_t *port, char *err, size_t errlen);
 /* getaddrinfo for socktype (SOCK_STREAM / SOCK_DGRAM); passive with no
  * host means 0.0.0.0. */
 int adn_sock_resolve(const char *host, uint16_t port, int passive, int socktype,

@@ -33,6 +33,22 @@ uint64_t adn_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+
+/* The port a bound socket got (port 0 asks the kernel to choose). */
+int adn_sock_bound_port(int fd, uint16_t *port, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
+		adn_errf(err, errlen, "getsockname: %s", strerror(errno));
+		return -1;
+	}
+	*port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+					       : ((struct sockaddr_in *)&ss)->sin_port);
+	return 0;
+}
+
 int adn_sock_tune(int fd)
 {
 	int one = 1;
@@ -139,14 +155,8 @@ int adn_sock_listen(const char *addr, uint16_t port, uint16_t *bound,
 		adn_errf(err, errlen, "fcntl: %s", strerror(errno));
 		goto fail;
 	}
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
-		adn_errf(err, errlen, "getsockname: %s", strerror(errno));
+	if (adn_sock_bound_port(fd, bound, err, errlen))
 		goto fail;
-	}
-	*bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-						: ((struct sockaddr_in *)&ss)->sin_port);
 	freeaddrinfo(res);
 	return fd;
 fail:

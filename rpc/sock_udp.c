@@ -95,14 +95,8 @@ int adn_sock_udp_bind(const char *addr, uint16_t port, uint16_t *bound,
 			 strerror(errno));
 		goto fail;
 	}
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
-		adn_errf(err, errlen, "getsockname: %s", strerror(errno));
+	if (adn_sock_bound_port(fd, bound, err, errlen))
 		goto fail;
-	}
-	*bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-						: ((struct sockaddr_in *)&ss)->sin_port);
 	enlarge_buffers(fd);
 	freeaddrinfo(res);
 	return fd;
