@@ -3,7 +3,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "rpc_internal.h"
@@ -70,7 +73,7 @@ int adn_next_frame(const struct adn_buf *in, struct adn_hdr *h, size_t *need)
 	return 1;
 }
 
-long adn_buf_read(int fd, struct adn_buf *in, size_t need)
+long adn_buf_read(int fd, struct adn_buf *in, size_t need, bool *from_tcp)
 {
 	/* Read in large chunks so that many pipelined frames cost one read. */
 	if (need < 65536)
@@ -80,10 +83,26 @@ long adn_buf_read(int fd, struct adn_buf *in, size_t need)
 	int err = adn_buf_reserve(in, need, ADN_FRAME_MAX + 65536);
 	if (err)
 		return err;
+	/* Room for the TCP_CM_INQ control message (adn_sock_tune sets TCP_INQ). */
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct iovec iov = { .iov_base = in->data + in->len, .iov_len = in->cap - in->len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	if (from_tcp) {
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = sizeof(ctl.buf);
+	}
 	for (;;) {
-		ssize_t n = read(fd, in->data + in->len, in->cap - in->len);
+		ssize_t n = recvmsg(fd, &mh, 0);
 		if (n >= 0) {
 			in->len += (size_t)n;
+			if (from_tcp) {
+				struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+				*from_tcp = cm && cm->cmsg_level == SOL_TCP &&
+					    cm->cmsg_type == TCP_CM_INQ;
+			}
 			return n;
 		}
 		if (errno != EINTR)

@@ -97,6 +97,7 @@ void adn_client_close(struct adn_client *c)
 			close(c->conns[i].fd);
 		adn_buf_free(&c->conns[i].in);
 		adn_buf_free(&c->conns[i].out);
+		adn_buf_free(&c->conns[i].net);
 	}
 	if (c->epfd >= 0)
 		close(c->epfd);
@@ -354,6 +355,7 @@ static void break_conn(struct adn_client *c, unsigned ci, const char *fmt, const
 	c->st.conns_broken++;
 	adn_buf_free(&cn->in);
 	adn_buf_free(&cn->out);
+	adn_buf_free(&cn->net);
 	if (c->replicas)
 		orphan_calls(c);
 	else
@@ -408,15 +410,55 @@ static bool handle_reply(struct adn_client *c, unsigned ci, const struct adn_hdr
 	return true;
 }
 
+/* Hand every whole frame at the front of q to handle_reply. false if the
+ * connection had to be closed. *need: bytes still missing for the next. */
+static bool drain_frames(struct adn_client *c, unsigned ci, struct adn_buf *q, size_t *need)
+{
+	struct client_conn *cn = &c->conns[ci];
+	struct adn_hdr h;
+	int rc;
+
+	while (cn->alive && (rc = adn_next_frame(q, &h, need)) != 0) {
+		if (rc < 0) {
+			c->st.malformed++;
+			break_conn(c, ci, "connection %u: malformed frame from server: %s",
+				   adn_hdr_invalid(&h, ADN_KIND_RESPONSE));
+			return false;
+		}
+		/* The callback may queue calls on this connection; that touches
+		 * cn->out only, so the frame stays valid. */
+		if (!handle_reply(c, ci, &h, adn_buf_head(q)))
+			return false;
+		adn_buf_consume(q, h.len);
+	}
+	return cn->alive;
+}
+
+/* Move the last n bytes read into in over to the network-reply queue. */
+static int take_net_replies(struct client_conn *cn, size_t n)
+{
+	int err = adn_buf_reserve(&cn->net, n, ADN_FRAME_MAX + 65536);
+	if (err)
+		return err;
+	memcpy(cn->net.data + cn->net.len, cn->in.data + cn->in.len - n, n);
+	cn->net.len += n;
+	cn->in.len -= n;
+	if (cn->in.len == cn->in.off)
+		cn->in.len = cn->in.off = 0;
+	return 0;
+}
+
 static void read_conn(struct adn_client *c, unsigned ci)
 {
 	struct client_conn *cn = &c->conns[ci];
-	size_t need = 0;
+	size_t need = 0, net_need = 0;
 
 	for (int i = 0; i < READS_PER_EVENT && cn->alive; i++) {
-		long n = adn_buf_read(cn->fd, &cn->in, need);
-		/* A read that did not fill the buffer drained the socket. */
-		bool drained = n > 0 && cn->in.len < cn->in.cap;
+		bool from_tcp;
+		long n = adn_buf_read(cn->fd, &cn->in, need > net_need ? need : net_need, &from_tcp);
+		/* A read of the TCP stream that did not fill the buffer drained
+		 * it; the psock's queue is read first, so it was empty too. */
+		bool drained = n > 0 && from_tcp && cn->in.len < cn->in.cap;
 		if (n == -EAGAIN)
 			return;
 		if (n == 0) {
@@ -427,22 +469,18 @@ static void read_conn(struct adn_client *c, unsigned ci)
 			break_conn(c, ci, "connection %u: read failed: %s", strerror((int)-n));
 			return;
 		}
-		struct adn_hdr h;
-		int rc;
-		while (cn->alive && (rc = adn_next_frame(&cn->in, &h, &need)) != 0) {
-			if (rc < 0) {
-				c->st.malformed++;
-				break_conn(c, ci, "connection %u: malformed frame from server: %s",
-					   adn_hdr_invalid(&h, ADN_KIND_RESPONSE));
+		if (!from_tcp) {
+			int err = take_net_replies(cn, (size_t)n);
+			if (err) {
+				break_conn(c, ci, "connection %u: network replies: %s", strerror(-err));
 				return;
 			}
-			/* The callback may queue calls on this connection; that
-			 * touches cn->out only, so the frame stays valid. */
-			const uint8_t *frame = adn_buf_head(&cn->in);
-			if (!handle_reply(c, ci, &h, frame))
+			if (!drain_frames(c, ci, &cn->net, &net_need))
 				return;
-			adn_buf_consume(&cn->in, h.len);
+			continue;
 		}
+		if (!drain_frames(c, ci, &cn->in, &need))
+			return;
 		if (drained)
 			return;
 	}

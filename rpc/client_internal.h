@@ -33,6 +33,10 @@ struct client_conn {
 	bool alive;
 	bool want_out; /* EPOLLOUT armed: a send was partial */
 	struct adn_buf in, out;
+	/* Network replies: frames the client's own sk_msg program answered,
+	 * read from the socket's psock queue, apart from the TCP stream in
+	 * `in` (see adn_buf_read). */
+	struct adn_buf net;
 };
 
 struct udp_client; /* client_udp.c */

@@ -3,6 +3,7 @@
 #ifndef ADN_RPC_INTERNAL_H
 #define ADN_RPC_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,9 +35,19 @@ void adn_buf_free(struct adn_buf *b);
  * range (*h filled, so the caller can say why). */
 int adn_next_frame(const struct adn_buf *in, struct adn_hdr *h, size_t *need);
 
-/* One read() into in, with room for at least need bytes. >0: bytes read,
- * 0: peer closed, -EAGAIN: nothing there, other -errno: error. */
-long adn_buf_read(int fd, struct adn_buf *in, size_t need);
+/* One read into in, with room for at least need bytes. >0: bytes read,
+ * 0: peer closed, -EAGAIN: nothing there, other -errno: error.
+ *
+ * from_tcp (may be NULL) tells which receive queue the bytes came from.
+ * A socket in a chain's SOCKHASH has two: the TCP stream from the peer,
+ * and the psock's queue, where the sender's own sk_msg program puts the
+ * replies it made to requests it dropped (BPF_F_INGRESS). One read
+ * returns bytes of one queue only, the psock's first (tcp_bpf_recvmsg),
+ * so when a read ends inside a frame of the TCP stream, the next read may
+ * bring a network reply before the rest of that frame. Only tcp_recvmsg
+ * attaches the TCP_CM_INQ control message (TCP_INQ, set by adn_sock_tune),
+ * so *from_tcp is true exactly for bytes of the TCP stream. */
+long adn_buf_read(int fd, struct adn_buf *in, size_t need, bool *from_tcp);
 
 /* One send() of everything in out. 0: all sent, 1: some left (wait for
  * EPOLLOUT), -errno on a broken connection. */
@@ -54,7 +65,7 @@ int adn_sock_resolve(const char *host, uint16_t port, int passive, int socktype,
 int adn_sock_connect(const char *host, uint16_t port, char *err, size_t errlen);
 int adn_sock_listen(const char *addr, uint16_t port, uint16_t *bound,
 		    char *err, size_t errlen);
-int adn_sock_tune(int fd); /* non-blocking + TCP_NODELAY: 0 or -errno */
+int adn_sock_tune(int fd); /* non-blocking, TCP_NODELAY, TCP_INQ: 0 or -errno */
 /* UDP: a non-blocking datagram socket connected to host:port (client), or
  * bound to addr:port (server; *bound gets the port). Socket buffers are
  * enlarged (best effort) for bursts of pipelined datagrams. */

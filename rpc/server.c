@@ -299,7 +299,7 @@ static bool read_conn(struct adn_server *s, struct srv_conn *cn)
 	for (int i = 0; i < READS_PER_EVENT; i++) {
 		if (adn_buf_used(&cn->out) >= OUT_HIGH)
 			return true; /* flush_conn stops reading until it drains */
-		long n = adn_buf_read(cn->fd, &cn->in, need);
+		long n = adn_buf_read(cn->fd, &cn->in, need, NULL);
 		bool drained = n > 0 && cn->in.len < cn->in.cap;
 		if (n == -EAGAIN)
 			return true;

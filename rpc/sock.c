@@ -59,6 +59,9 @@ int adn_sock_tune(int fd)
 	/* Frames are small and latency matters: never wait for Nagle. */
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
 		return -errno;
+	/* Marks the bytes a read took from the TCP stream (see adn_buf_read). */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_INQ, &one, sizeof(one)) < 0)
+		return -errno;
 	return 0;
 }
 
