@@ -67,7 +67,9 @@ $(BUILD)/kv/kv.bpf.o $(BUILD)/kv/kv_rpc.h: examples/kv/kv.adn $(BIN)/adnc $(BPF_
 $(OBJ)/examples/kv/%.o: examples/kv/%.c $(BUILD)/kv/kv_rpc.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -I$(BUILD)/kv -MMD -MP -c $< -o $@
-$(BIN)/kv-server: $(OBJ)/examples/kv/kv_server.o $(LIBRPC)
+# Helpers the example programs share (examples/common).
+EX_UTIL := $(OBJ)/examples/common/ex_util.o
+$(BIN)/kv-server: $(OBJ)/examples/kv/kv_server.o $(EX_UTIL) $(LIBRPC)
 	@mkdir -p $(dir $@); $(CC) $(CFLAGS) $^ -o $@
 $(BIN)/kv-client: $(OBJ)/examples/kv/kv_client.o $(LIBRPC)
 	@mkdir -p $(dir $@); $(CC) $(CFLAGS) $^ -lm -o $@
@@ -92,7 +94,9 @@ UNIT_BIN := $(UNIT_SRC:selftests/unit/%.c=$(BUILD)/selftests/%)
 $(BUILD)/selftests/%: selftests/unit/%.c $(LIBADNC) $(LIBMAPS) $(LIBRPC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Icompiler $< $(LIBADNC) $(LIBMAPS) $(LIBRPC) \
-		$$(pkg-config --cflags --libs check) $(LIBBPF_LIBS) -lm -o $@
+		$$(pkg-config --cflags --libs check) $(LIBBPF_LIBS) $(UNIT_LIBS) -lm -o $@
+# test_rpc_udf tests adn_udf_aead (rpc/udf_aead.c): OpenSSL's libcrypto
+$(BUILD)/selftests/test_rpc_udf: UNIT_LIBS := -lcrypto
 
 # Small programs the kernel tests drive (raw clients and the like).
 TEST_TOOLS := $(patsubst selftests/tools/%.c,$(BIN)/%,$(wildcard selftests/tools/*.c))

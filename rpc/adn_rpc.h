@@ -258,39 +258,98 @@ void adn_server_close(struct adn_server *s);
  * something decode can undo). Requests: only the bytes after the network
  * fields are given (the kernel reads those at fixed offsets); responses:
  * the whole body. ctx is passed back as is. */
+struct adn_udf_msg;
 struct adn_udf_ops {
 	long (*encode)(void *ctx, const void *in, size_t n, void *out, size_t cap);
 	long (*decode)(void *ctx, const void *in, size_t n, void *out, size_t cap);
 	void *ctx;
+	/* Optional, for elements that must see the message around the bytes
+	 * (authentication): when encode_msg and decode_msg are set they are
+	 * called instead of encode and decode, with m describing the message
+	 * (struct adn_udf_msg). new_state, if set, runs at use_chain and
+	 * gives the element's state in that client or server (NULL: out of
+	 * memory), passed back as m->state and released with free_state at
+	 * close. */
+	long (*encode_msg)(void *ctx, struct adn_udf_msg *m, const void *in, size_t n, void *out,
+			   size_t cap);
+	long (*decode_msg)(void *ctx, struct adn_udf_msg *m, const void *in, size_t n, void *out,
+			   size_t cap);
+	void *(*new_state)(void *ctx);
+	void (*free_state)(void *state);
+	unsigned flags; /* ADN_UDF_F_* */
+};
+
+/* The element runs on both sides of every method it applies to, even the
+ * side that carries none of its fields (an authenticating element: a get
+ * request is then authenticated too, and its response can be bound to it). */
+#define ADN_UDF_F_BOTH_SIDES 0x1u
+
+/* What encode_msg / decode_msg see of the message. */
+struct adn_udf_msg {
+	unsigned dir;          /* ADN_APP_REQUEST or ADN_APP_RESPONSE */
+	uint16_t method;
+	const char *chain;     /* the chain's name and layout hash */
+	uint32_t layout;
+	const uint8_t *clear;  /* requests: the network fields (req_keep bytes), which */
+	size_t clear_len;      /* stay in clear; responses: NULL, 0 */
+	void *state;           /* what new_state returned for this client / server */
+	int status;            /* on failure: the status to answer (default DATA_LOSS) */
+	char why[96];          /* on failure: why, one phrase (left "": "could not decode") */
 };
 
 /* A ready implementation: zlib deflate (level 1; ctx may point at an int
  * level 0..9). Links against -lz. */
 extern const struct adn_udf_ops adn_udf_zlib;
 
-/* A ready implementation: authenticated encryption (rpc/udf_aead.c, links
- * against -lcrypto, OpenSSL 1.1.1 or 3). Every encoded message is
- * nonce (12 bytes, fresh from the CSPRNG) || ciphertext || tag (16 bytes),
- * 28 bytes longer than the plaintext; decode refuses (-1) a message whose
- * tag does not verify (tampered, truncated, another key), so the peer
- * answers / completes the call with DATA_LOSS. ctx points at a struct
- * adn_aead_key, which must outlive the object it is registered with.
- * Neither the network fields nor the frame header are authenticated, and
- * a recorded message can be replayed (no sequence number). */
+/* A ready implementation: authenticated encryption with replay protection
+ * (rpc/udf_aead.c, links against -lcrypto, OpenSSL 1.1.1 or 3;
+ * docs/rpc-library.md "The encrypt element: what it protects"). It runs on
+ * both sides of the methods it applies to (ADN_UDF_F_BOTH_SIDES).
+ *   request:  sender (8) || seq (8) || time_ms (8) || nonce (12) || ciphertext || tag (16)
+ *   response: seq (8, the request's) || nonce (12) || ciphertext || tag (16)
+ * The tag covers, as associated data, the chain, the method, the direction,
+ * the request's network fields (but for the ranges adn_aead_key_mutable
+ * names) and sender, seq and time; a response's, the client's sender id
+ * and the seq of the request it answers. The server refuses a request
+ * replayed, reordered beyond ADN_AEAD_WINDOW, older than
+ * ADN_AEAD_MAX_AGE_MS (or from that far in the future), or stamped before
+ * the server opened the chain; the client refuses a response to no request
+ * of its own, or a second response to the same request. Refusals are
+ * UNAUTHENTICATED (a tag that does not verify: DATA_LOSS; the server and
+ * client answer every refusal DATA_LOSS until rpc/server.c and
+ * rpc/client.c pass the element's status on). ctx points at a
+ * struct adn_aead_key, which must outlive the object it is registered with. */
 #define ADN_AEAD_KEY_LEN 32
 #define ADN_AEAD_NONCE_LEN 12
 #define ADN_AEAD_TAG_LEN 16
 #define ADN_AEAD_OVERHEAD (ADN_AEAD_NONCE_LEN + ADN_AEAD_TAG_LEN)
+#define ADN_AEAD_REQ_OVERHEAD (24 + ADN_AEAD_OVERHEAD)  /* 52 */
+#define ADN_AEAD_RESP_OVERHEAD (8 + ADN_AEAD_OVERHEAD)  /* 36 */
+#define ADN_AEAD_WINDOW 65536u      /* sequence numbers a request may come late by */
+#define ADN_AEAD_MAX_AGE_MS 30000u  /* clock difference + delay a request may have */
+#define ADN_AEAD_MAX_SENDERS 4096u  /* clients a server tracks within MAX_AGE */
+#define ADN_AEAD_MUTABLE_MAX 8
 enum adn_aead_cipher { ADN_AEAD_AES_256_GCM = 0, ADN_AEAD_CHACHA20_POLY1305 = 1 };
 struct adn_aead_key {
 	uint8_t key[ADN_AEAD_KEY_LEN];
 	enum adn_aead_cipher cipher;
+	/* network-field bytes a kernel element of the chain may rewrite
+	 * (adn_aead_key_mutable): left out of the associated data */
+	struct {
+		uint32_t off, len;
+	} mutable_ranges[ADN_AEAD_MUTABLE_MAX];
+	unsigned n_mutable;
 };
 /* Fills k from a key file: 32 raw bytes, or 64 hex digits (a trailing
  * newline allowed). The file must not be readable by group or others.
- * 0, or -1 with one line in err. */
+ * Clears k's mutable ranges. 0, or -1 with one line in err. */
 int adn_aead_key_load(struct adn_aead_key *k, enum adn_aead_cipher cipher, const char *path,
 		      char *err, size_t errlen);
+/* Leaves bytes off .. off+len-1 of the request body (inside the network
+ * fields) out of the associated data: a chain whose kernel element rewrites
+ * a network field between the ends (mutation) names that field here, at
+ * both ends. 0, or -EINVAL / -ENOSPC (more than ADN_AEAD_MUTABLE_MAX). */
+int adn_aead_key_mutable(struct adn_aead_key *k, uint32_t off, uint32_t len);
 /* The ops of AEAD with key k (ctx = k), to register under the element's
  * name: adn_client_udf_register(c, "encrypt", &ops). */
 struct adn_udf_ops adn_udf_aead(const struct adn_aead_key *k);

@@ -219,7 +219,7 @@ void adn_cl_deliver(struct adn_client *c, struct done_call d, const struct adn_h
 		if (!body) {
 			c->st.udf_errors++;
 			snprintf(c->err, sizeof(c->err), "reply to call %u: %s", d.rpc_id, c->udf->why);
-			d.fn(d.user, d.rpc_id, ADN_DATA_LOSS, ADN_RPC_F_LOCAL, NULL, 0);
+			d.fn(d.user, d.rpc_id, c->udf->status, ADN_RPC_F_LOCAL, NULL, 0);
 			return;
 		}
 	}

@@ -23,7 +23,10 @@ static struct adn_udf_set *get_set(struct adn_udf_set **u)
 
 int adn_udf_register(struct adn_udf_set **up, const char *name, const struct adn_udf_ops *ops)
 {
-	if (!name || !*name || !ops || !ops->encode || !ops->decode)
+	if (!name || !*name || !ops)
+		return -EINVAL;
+	bool plain = ops->encode && ops->decode, msg = ops->encode_msg && ops->decode_msg;
+	if (!plain && !msg)
 		return -EINVAL;
 	struct adn_udf_set *u = get_set(up);
 	if (!u)
@@ -40,6 +43,16 @@ int adn_udf_register(struct adn_udf_set **up, const char *name, const struct adn
 	u->reg[u->nreg].ops = *ops;
 	u->nreg++;
 	return 0;
+}
+
+/* Releases the states of the chain's first n elements. */
+static void free_states(struct adn_udf_set *u, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (u->state[i] && u->run[i]->free_state)
+			u->run[i]->free_state(u->state[i]);
+		u->state[i] = NULL;
+	}
 }
 
 int adn_udf_bind(struct adn_udf_set **up, const struct adn_app_chain *chain, uint16_t layout,
@@ -90,6 +103,17 @@ int adn_udf_bind(struct adn_udf_set **up, const struct adn_app_chain *chain, uin
 				return -1;
 			}
 	}
+	/* each element's state in this client / server, last: nothing fails after */
+	for (unsigned i = 0; i < chain->n_elems; i++) {
+		if (!u->run[i]->new_state)
+			continue;
+		if (!(u->state[i] = u->run[i]->new_state(u->run[i]->ctx))) {
+			free_states(u, i);
+			adn_errf(err, errlen, "chain '%s': element '%s': out of memory", cn,
+				 chain->elems[i].name);
+			return -1;
+		}
+	}
 	u->chain = chain;
 	return 0;
 }
@@ -98,6 +122,8 @@ void adn_udf_free(struct adn_udf_set *u)
 {
 	if (!u)
 		return;
+	if (u->chain)
+		free_states(u, u->chain->n_elems);
 	for (unsigned i = 0; i < u->nreg; i++)
 		free(u->reg[i].name);
 	for (int k = 0; k < 4; k++)
@@ -105,9 +131,17 @@ void adn_udf_free(struct adn_udf_set *u)
 	free(u);
 }
 
-static bool elem_applies(const struct adn_app_chain *c, unsigned i, unsigned dir, uint16_t method)
+/* An element with ADN_UDF_F_BOTH_SIDES runs on both sides of a method
+ * that carries its field on either. */
+static bool elem_applies(const struct adn_udf_set *u, unsigned i, unsigned dir, uint16_t method)
 {
-	return method >= 1 && method <= c->n_methods && (c->elems[i].dirs[method] & dir);
+	const struct adn_app_chain *c = u->chain;
+	if (method < 1 || method > c->n_methods)
+		return false;
+	unsigned d = c->elems[i].dirs[method];
+	if (d && (u->run[i]->flags & ADN_UDF_F_BOTH_SIDES))
+		d = ADN_APP_REQUEST | ADN_APP_RESPONSE;
+	return d & dir;
 }
 
 bool adn_udf_applies(const struct adn_udf_set *u, unsigned dir, uint16_t method)
@@ -115,9 +149,37 @@ bool adn_udf_applies(const struct adn_udf_set *u, unsigned dir, uint16_t method)
 	if (!u || !u->chain)
 		return false;
 	for (unsigned i = 0; i < u->chain->n_elems; i++)
-		if (elem_applies(u->chain, i, dir, method))
+		if (elem_applies(u, i, dir, method))
 			return true;
 	return false;
+}
+
+/* One element over the bytes after keep. */
+static long run_one(struct adn_udf_set *u, unsigned i, unsigned dir, bool encode, uint16_t method,
+		    const uint8_t *cur, size_t cur_len, size_t keep, uint8_t *dst)
+{
+	const struct adn_udf_ops *ops = u->run[i];
+	if (!ops->encode_msg)
+		return (encode ? ops->encode : ops->decode)(ops->ctx, cur + keep, cur_len - keep,
+							    dst + keep, UDF_BUF - keep);
+	struct adn_udf_msg m = {
+		.dir = dir, .method = method, .chain = u->chain->chain, .layout = u->chain->layout_hash,
+		.clear = keep ? cur : NULL, .clear_len = keep, .state = u->state[i],
+		.status = ADN_DATA_LOSS,
+	};
+	long n = (encode ? ops->encode_msg : ops->decode_msg)(ops->ctx, &m, cur + keep, cur_len - keep,
+							       dst + keep, UDF_BUF - keep);
+	if (n < 0) {
+		u->status = m.status > ADN_OK && m.status <= ADN_STATUS_MAX ? m.status : ADN_DATA_LOSS;
+		if (m.why[0]) {
+			m.why[sizeof(m.why) - 1] = 0;
+			snprintf(u->why, sizeof(u->why), "element '%s' refused the %s body of %zu bytes: %s",
+				 u->chain->elems[i].name, dir == ADN_APP_REQUEST ? "request" : "response",
+				 cur_len, m.why);
+			return -2; /* why is set */
+		}
+	}
+	return n;
 }
 
 const uint8_t *adn_udf_run(struct adn_udf_set *u, unsigned dir, bool encode, uint16_t method,
@@ -131,17 +193,29 @@ const uint8_t *adn_udf_run(struct adn_udf_set *u, unsigned dir, bool encode, uin
 	*out_len = len;
 	if (!c)
 		return body;
+	u->status = ADN_DATA_LOSS;
 	keep = dir == ADN_APP_REQUEST ? c->req_keep : 0;
-	if (len < keep || len > UDF_BUF)
-		return body; /* shorter than the network fields: nothing to do */
+	if (len < keep || len > UDF_BUF) {
+		/* shorter than the network fields: nothing to do, unless an
+		 * element authenticates (a body cut short must not slip by) */
+		for (unsigned i = 0; i < c->n_elems; i++)
+			if (elem_applies(u, i, dir, method) && u->run[i]->encode_msg) {
+				snprintf(u->why, sizeof(u->why),
+					 "element '%s' could not %s the %s body of %zu bytes: shorter than the network fields (%zu)",
+					 c->elems[i].name, encode ? "encode" : "decode",
+					 dir == ADN_APP_REQUEST ? "request" : "response", len, keep);
+				return NULL;
+			}
+		return body;
+	}
 	for (unsigned k = 0; k < c->n_elems; k++) {
 		unsigned i = encode ? k : c->n_elems - 1 - k;
-		if (!elem_applies(c, i, dir, method))
+		if (!elem_applies(u, i, dir, method))
 			continue;
-		const struct adn_udf_ops *ops = u->run[i];
 		uint8_t *dst = u->buf[(encode ? 0 : 2) + which];
-		long n = (encode ? ops->encode : ops->decode)(ops->ctx, cur + keep, cur_len - keep,
-							      dst + keep, UDF_BUF - keep);
+		long n = run_one(u, i, dir, encode, method, cur, cur_len, keep, dst);
+		if (n == -2)
+			return NULL;
 		if (n < 0 || (size_t)n > UDF_BUF - keep) {
 			snprintf(u->why, sizeof(u->why), "element '%s' could not %s the %s body of %zu bytes",
 				 c->elems[i].name, encode ? "encode" : "decode",

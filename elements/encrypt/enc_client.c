@@ -2,13 +2,14 @@
 /*
  * enc-client: a kv client for the chain of elements/encrypt/encrypt.adn.
  * The chain's user-defined element `encrypt` runs here, in the RPC library
- * (adn_udf_aead): put values leave encrypted, get replies are decrypted and
- * checked against the key's value (enc_common.h). Keys k0..k99 in turn.
+ * (adn_udf_aead): requests leave encrypted and authenticated, replies are
+ * checked and decrypted, and get replies checked against the key's value
+ * (enc_common.h). Keys k0..k99 in turn.
  *
  * --json prints {"sent", "ok", "status": {name: n}, "net_replies",
  * "local_data_loss", "lost", "bad_replies", "app_bytes", "wire_bytes",
- * "udf_errors", "seconds"}: local_data_loss are replies the library could
- * not decrypt (DATA_LOSS with ADN_RPC_F_LOCAL), lost the other calls that
+ * "udf_errors", "seconds"}: local_data_loss are replies the library
+ * refused (DATA_LOSS or UNAUTHENTICATED with ADN_RPC_F_LOCAL), lost the other calls that
  * got no reply. Exit 0 when every call completed with a status (any) and
  * every OK reply was right; 2 otherwise, or on a usage or setup error (one
  * line on stderr).
@@ -24,33 +25,24 @@
 #include "adn_rpc.h"
 #include "encrypt_rpc.h"
 #include "enc_common.h"
+#include "../../examples/common/ex_util.h"
 
 struct call {
 	char key[32];
 	uint16_t method;
 };
 
-static struct {
-	uint64_t ok, net_replies, lost, local_data_loss, bad_replies;
-	uint64_t by_status[ADN_STATUS_MAX + 1];
-} R;
+/* R.local - R.local_data_loss: calls that got no reply (lost) */
+static struct ex_tally R;
 
 static void on_reply(void *user, uint32_t rpc_id, int status, uint16_t flags, const void *body,
 		     size_t len)
 {
 	const struct call *c = user;
 	(void)rpc_id;
-	if (status >= 0 && status <= ADN_STATUS_MAX)
-		R.by_status[status]++;
-	if ((flags & ADN_RPC_F_LOCAL) && status == ADN_DATA_LOSS)
-		R.local_data_loss++;
-	else if (flags & ADN_RPC_F_LOCAL)
-		R.lost++;
-	else if (flags & ADN_F_NET_REPLY)
-		R.net_replies++;
+	ex_tally_count(&R, status, flags);
 	if (status != ADN_OK)
 		return;
-	R.ok++;
 	if (c->method == KV_GET) {
 		struct kv_get_response r;
 		if (kv_get_response_decode(&r, body, len) || !r.found ||
@@ -81,11 +73,44 @@ static void usage(FILE *f)
 		"                     enc-server --raw)\n");
 }
 
+/* What issuing call i needs. */
+struct run {
+	struct call *calls;
+	const char *method;
+	char uname[16];
+	uint8_t *value, *body;
+	size_t value_size;
+};
+
+static long issue(struct adn_client *cl, long i, void *arg)
+{
+	struct run *r = arg;
+	struct call *k = &r->calls[i];
+	enc_key(k->key, (uint64_t)i);
+	k->method = !strcmp(r->method, "get") ? KV_GET :
+		    !strcmp(r->method, "put") ? KV_PUT :
+		    i % 2 ? KV_PUT : KV_GET;
+	long n;
+	if (k->method == KV_GET) {
+		struct kv_get_request q;
+		memcpy(q.username, r->uname, 16);
+		memcpy(q.key, k->key, 32);
+		n = kv_get_request_encode(&q, r->body, r->value_size + 128);
+	} else {
+		struct kv_put_request q;
+		memcpy(q.username, r->uname, 16);
+		memcpy(q.key, k->key, 32);
+		enc_fill(r->value, r->value_size, k->key);
+		q.value = (struct adn_bytes){ .ptr = r->value, .len = (uint32_t)r->value_size };
+		n = kv_put_request_encode(&q, r->body, r->value_size + 128);
+	}
+	return n < 0 ? -EMSGSIZE : adn_client_call(cl, k->method, r->body, (size_t)n, on_reply, k);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "key-file", required_argument, NULL, 'k' },
-		{ "cipher", required_argument, NULL, 'c' },
+		ENC_OPTIONS,
 		{ "host", required_argument, NULL, 'H' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "udp", no_argument, NULL, 'U' },
@@ -94,7 +119,6 @@ int main(int argc, char **argv)
 		{ "method", required_argument, NULL, 'm' },
 		{ "value-size", required_argument, NULL, 'v' },
 		{ "outstanding", required_argument, NULL, 'O' },
-		{ "tamper-every", required_argument, NULL, 'T' },
 		{ "no-register", no_argument, NULL, 'N' },
 		{ "plain", no_argument, NULL, 'P' },
 		{ "timeout", required_argument, NULL, 't' },
@@ -102,22 +126,20 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *host = "127.0.0.1", *user = "alice", *method = "mixed", *key_file = NULL;
-	long port = KV_PORT, count = 1000, value_size = 256, outstanding = 16, timeout = 10, tamper = 0;
-	enum adn_aead_cipher cipher = ADN_AEAD_AES_256_GCM;
+	const char *host = "127.0.0.1", *user = "alice", *method = "mixed";
+	long port = KV_PORT, count = 1000, value_size = 256, outstanding = 16, timeout = 10;
+	struct enc_opts eo = { .cipher = ADN_AEAD_AES_256_GCM };
 	bool udp = false, json = false, no_register = false, plain = false;
 	char *end;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		int e = enc_opt(&eo, c, optarg, "enc-client");
+		if (e < 0)
+			return 2;
+		if (e)
+			continue;
 		switch (c) {
-		case 'k': key_file = optarg; break;
-		case 'c':
-			if (enc_cipher(optarg, &cipher)) {
-				fprintf(stderr, "enc-client: --cipher: aes-256-gcm or chacha20-poly1305\n");
-				return 2;
-			}
-			break;
 		case 'H': host = optarg; break;
 		case 'p': port = strtol(optarg, &end, 10); if (*end) port = -1; break;
 		case 'U': udp = true; break;
@@ -126,7 +148,6 @@ int main(int argc, char **argv)
 		case 'm': method = optarg; break;
 		case 'v': value_size = strtol(optarg, &end, 10); if (*end) value_size = -1; break;
 		case 'O': outstanding = strtol(optarg, &end, 10); if (*end) outstanding = -1; break;
-		case 'T': tamper = strtol(optarg, &end, 10); if (*end) tamper = -1; break;
 		case 'N': no_register = true; break;
 		case 'P': plain = true; break;
 		case 't': timeout = strtol(optarg, &end, 10); if (*end) timeout = -1; break;
@@ -136,13 +157,12 @@ int main(int argc, char **argv)
 		}
 	}
 	const char *bad = optind < argc ? "unexpected argument" :
-			  !key_file ? "--key-file is required" :
+			  !eo.key_file ? "--key-file is required" :
 			  strlen(user) > 16 ? "--user: at most 16 bytes" :
 			  port < 1 || port > 65535 ? "--port must be 1..65535" :
 			  count < 0 || count > 10000000 ? "--count must be 0..10000000" :
 			  value_size < 0 || value_size > (1 << 19) ? "--value-size must be 0..524288" :
 			  outstanding < 1 || outstanding > 4096 ? "--outstanding must be 1..4096" :
-			  tamper < 0 ? "--tamper-every must be >= 0" :
 			  timeout < 1 ? "--timeout must be >= 1" :
 			  strcmp(method, "get") && strcmp(method, "put") && strcmp(method, "mixed") ?
 			  "--method must be get, put or mixed" : NULL;
@@ -152,9 +172,8 @@ int main(int argc, char **argv)
 	}
 
 	char err[256];
-	static struct adn_aead_key key;
-	static struct enc_tamper tw;
-	if (adn_aead_key_load(&key, cipher, key_file, err, sizeof(err))) {
+	struct adn_udf_ops ops;
+	if (enc_make_ops(&eo, &ops, err, sizeof(err))) {
 		fprintf(stderr, "enc-client: %s\n", err);
 		return 2;
 	}
@@ -165,9 +184,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "enc-client: %s\n", err);
 		return 2;
 	}
-	tw.inner = adn_udf_aead(&key);
-	tw.every = (unsigned)tamper;
-	struct adn_udf_ops ops = { .encode = enc_tamper_encode, .decode = enc_tamper_decode, .ctx = &tw };
 	if (!plain && ((!no_register && adn_client_udf_register(cl, "encrypt", &ops)) ||
 		       adn_client_use_chain(cl, encrypt_app_chain(), err, sizeof(err)))) {
 		fprintf(stderr, "enc-client: %s\n", err);
@@ -176,96 +192,47 @@ int main(int argc, char **argv)
 	}
 	adn_client_set_timeout(cl, (unsigned)timeout * 1000u);
 
-	char uname[16] = { 0 };
-	memcpy(uname, user, strlen(user));
-	uint8_t *value = malloc((size_t)value_size + 1);
-	uint8_t *body = malloc((size_t)value_size + 128);
-	struct call *calls = calloc((size_t)count + 1, sizeof(*calls));
-	if (!value || !body || !calls) {
+	struct run run = { .method = method, .value_size = (size_t)value_size };
+	memcpy(run.uname, user, strlen(user));
+	run.value = malloc((size_t)value_size + 1);
+	run.body = malloc((size_t)value_size + 128);
+	run.calls = calloc((size_t)count + 1, sizeof(*run.calls));
+	if (!run.value || !run.body || !run.calls) {
 		fprintf(stderr, "enc-client: out of memory\n");
 		return 2;
 	}
 
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	long sent = 0;
-	int rc = 0;
-	while (sent < count || adn_client_outstanding(cl)) {
-		while (sent < count && adn_client_outstanding(cl) < (size_t)outstanding) {
-			struct call *k = &calls[sent];
-			enc_key(k->key, (uint64_t)sent);
-			k->method = !strcmp(method, "get") ? KV_GET :
-				    !strcmp(method, "put") ? KV_PUT :
-				    sent % 2 ? KV_PUT : KV_GET;
-			long n;
-			if (k->method == KV_GET) {
-				struct kv_get_request r;
-				memcpy(r.username, uname, 16);
-				memcpy(r.key, k->key, 32);
-				n = kv_get_request_encode(&r, body, (size_t)value_size + 128);
-			} else {
-				struct kv_put_request r;
-				memcpy(r.username, uname, 16);
-				memcpy(r.key, k->key, 32);
-				enc_fill(value, (size_t)value_size, k->key);
-				r.value = (struct adn_bytes){ .ptr = value, .len = (uint32_t)value_size };
-				n = kv_put_request_encode(&r, body, (size_t)value_size + 128);
-			}
-			long id = n < 0 ? -EMSGSIZE : adn_client_call(cl, k->method, body, (size_t)n, on_reply, k);
-			if (id < 0) {
-				fprintf(stderr, "enc-client: call %ld: %s%s%s\n", sent, strerror((int)-id),
-					*adn_client_error(cl) ? ": " : "", adn_client_error(cl));
-				rc = 2;
-				count = sent;
-				break;
-			}
-			sent++;
-		}
-		int n = adn_client_poll(cl, 100);
-		if (n < 0) {
-			fprintf(stderr, "enc-client: poll: %s\n", strerror(-n));
-			rc = 2;
-			break;
-		}
-	}
-	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double secs;
+	bool failed;
+	long sent = ex_run_calls(cl, count, outstanding, issue, &run, "enc-client", &failed, &secs);
+	int rc = failed ? 2 : 0;
 	struct adn_client_stats cs;
 	adn_client_get_stats(cl, &cs);
-	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	uint64_t lost = R.local - R.local_data_loss;
 
 	if (json) {
-		printf("{\"sent\": %ld, \"ok\": %llu, \"status\": {", sent, (unsigned long long)R.ok);
-		bool first = true;
-		for (int s = 1; s <= ADN_STATUS_MAX; s++) {
-			if (!R.by_status[s])
-				continue;
-			char name[32];
-			snprintf(name, sizeof(name), "%s", adn_status_name(s));
-			for (char *p = name; *p; p++)
-				if (*p >= 'A' && *p <= 'Z')
-					*p = (char)(*p - 'A' + 'a');
-			printf("%s\"%s\": %llu", first ? "" : ", ", name, (unsigned long long)R.by_status[s]);
-			first = false;
-		}
-		printf("}, \"net_replies\": %llu, \"local_data_loss\": %llu, \"lost\": %llu, "
+		printf("{\"sent\": %ld, \"ok\": %llu, \"status\": ", sent, (unsigned long long)R.ok);
+		fflush(stdout);
+		ex_status_json(stdout, R.by_status);
+		printf(", \"net_replies\": %llu, \"local_data_loss\": %llu, \"lost\": %llu, "
 		       "\"bad_replies\": %llu, \"app_bytes\": %llu, \"wire_bytes\": %llu, "
 		       "\"udf_errors\": %llu, \"seconds\": %.3f}\n",
 		       (unsigned long long)R.net_replies, (unsigned long long)R.local_data_loss,
-		       (unsigned long long)R.lost, (unsigned long long)R.bad_replies,
+		       (unsigned long long)lost, (unsigned long long)R.bad_replies,
 		       (unsigned long long)cs.app_bytes, (unsigned long long)cs.wire_bytes,
 		       (unsigned long long)cs.udf_errors, secs);
 	} else {
 		printf("enc-client: %ld calls, %llu ok, %llu answered by the network, %llu not "
 		       "decryptable, %llu lost, %llu bad replies\n",
 		       sent, (unsigned long long)R.ok, (unsigned long long)R.net_replies,
-		       (unsigned long long)R.local_data_loss, (unsigned long long)R.lost,
+		       (unsigned long long)R.local_data_loss, (unsigned long long)lost,
 		       (unsigned long long)R.bad_replies);
 	}
-	if (R.lost || R.bad_replies)
+	if (lost || R.bad_replies)
 		rc = 2;
 	adn_client_close(cl);
-	free(value);
-	free(body);
-	free(calls);
+	free(run.value);
+	free(run.body);
+	free(run.calls);
 	return rc;
 }

@@ -2,19 +2,21 @@
 /*
  * enc-server: a kv server for the chain of elements/encrypt/encrypt.adn,
  * whose user-defined element `encrypt` runs in the RPC library
- * (adn_udf_aead): put requests arrive encrypted and the library decrypts
- * them before the handler (a message whose tag does not verify is answered
- * DATA_LOSS without running the handler); get responses leave encrypted.
- * `put` checks that the value is the key's (enc_common.h); `get` returns it.
+ * (adn_udf_aead): requests arrive encrypted and authenticated and the
+ * library checks and decrypts them before the handler (a message whose tag
+ * does not verify is answered DATA_LOSS, a replayed one UNAUTHENTICATED,
+ * without running the handler); responses leave encrypted. `put` checks
+ * that the value is the key's (enc_common.h); `get` returns it.
  *
  * --raw opens no chain: the handler sees request bodies as they came off
  * the wire and checks that they are not plaintext: the marker never
- * appears, the length is the plaintext's + 28 (nonce and tag), and no two
- * messages share a nonce.
+ * appears, a put's length is the plaintext's + ADN_AEAD_REQ_OVERHEAD
+ * (sender, seq, time, nonce and tag), and no two messages share a nonce.
  *
  * At SIGTERM/SIGINT it writes JSON: {"handled", "invalid", "bad_payload",
- * "udf_errors", "wire_bytes", "app_bytes", "raw", "plaintext_seen",
- * "bad_length", "nonce_repeats", "by_user": {...}}.
+ * "uncounted", "udf_errors", "wire_bytes", "app_bytes", "raw",
+ * "plaintext_seen", "bad_length", "nonces", "nonce_repeats", "last_error",
+ * "by_user": {...}}; last_error is adn_server_error(): the last refusal.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -28,16 +30,12 @@
 #include "adn_rpc.h"
 #include "encrypt_rpc.h"
 #include "enc_common.h"
+#include "../../examples/common/ex_util.h"
 
-#define MAX_USERS 256
 #define MAX_NONCES (1u << 20)
 
 struct state {
-	struct {
-		char name[16];
-		uint64_t n;
-	} users[MAX_USERS];
-	unsigned n_users;
+	struct ex_users users;
 	uint64_t handled, invalid, bad_payload, uncounted;
 	uint64_t raw, plaintext_seen, bad_length;
 	size_t value_size;
@@ -48,21 +46,13 @@ struct state {
 
 static void count(struct state *st, const char user[16])
 {
-	unsigned i;
 	st->handled++;
-	for (i = 0; i < st->n_users; i++)
-		if (!memcmp(st->users[i].name, user, 16))
-			break;
-	if (i == st->n_users && st->n_users < MAX_USERS)
-		memcpy(st->users[st->n_users++].name, user, 16);
-	if (i < st->n_users)
-		st->users[i].n++;
-	else
+	if (ex_users_count(&st->users, user))
 		st->uncounted++;
 }
 
 /* --raw: body as on the wire: network fields (req_keep bytes), then
- * nonce || ciphertext || tag of the rest. */
+ * sender || seq || time || nonce || ciphertext || tag of the rest. */
 static int handle_raw(struct state *st, uint16_t method, const uint8_t *req, size_t len,
 		      void *resp, size_t cap, size_t *resp_len)
 {
@@ -78,10 +68,11 @@ static int handle_raw(struct state *st, uint16_t method, const uint8_t *req, siz
 	if (method != KV_PUT)
 		return ADN_UNIMPLEMENTED;
 	/* plaintext after the network fields: key CHAR(32), value BYTES (4 + n) */
-	if (len != keep + 32 + 4 + st->value_size + ADN_AEAD_OVERHEAD)
+	size_t at = keep + ADN_AEAD_REQ_OVERHEAD - ADN_AEAD_OVERHEAD; /* the nonce */
+	if (len != keep + 32 + 4 + st->value_size + ADN_AEAD_REQ_OVERHEAD)
 		st->bad_length++;
-	if (len >= keep + ADN_AEAD_NONCE_LEN && st->n_nonces < MAX_NONCES)
-		memcpy(st->nonces[st->n_nonces++], req + keep, ADN_AEAD_NONCE_LEN);
+	else if (st->n_nonces < MAX_NONCES) /* nonces of the encrypted ones */
+		memcpy(st->nonces[st->n_nonces++], req + at, ADN_AEAD_NONCE_LEN);
 	struct kv_put_response out = { .ok = 1 };
 	long n = kv_put_response_encode(&out, resp, cap);
 	if (n < 0)
@@ -138,8 +129,17 @@ static int cmp_nonce(const void *a, const void *b)
 	return memcmp(a, b, ADN_AEAD_NONCE_LEN);
 }
 
-static void write_stats(FILE *f, struct state *st, const struct adn_server_stats *ss)
+struct stats {
+	struct state *st;
+	struct adn_server_stats ss;
+	const char *last_error;
+};
+
+static void write_stats(FILE *f, const void *arg)
 {
+	const struct stats *o = arg;
+	struct state *st = o->st;
+	const struct adn_server_stats *ss = &o->ss;
 	uint64_t repeats = 0;
 	qsort(st->nonces, st->n_nonces, ADN_AEAD_NONCE_LEN, cmp_nonce);
 	for (size_t i = 1; i < st->n_nonces; i++)
@@ -148,56 +148,17 @@ static void write_stats(FILE *f, struct state *st, const struct adn_server_stats
 		"{\"handled\": %llu, \"invalid\": %llu, \"bad_payload\": %llu, \"uncounted\": %llu, "
 		"\"udf_errors\": %llu, \"wire_bytes\": %llu, \"app_bytes\": %llu, \"raw\": %llu, "
 		"\"plaintext_seen\": %llu, \"bad_length\": %llu, \"nonces\": %zu, \"nonce_repeats\": %llu, "
-		"\"by_user\": {",
+		"\"last_error\": ",
 		(unsigned long long)st->handled, (unsigned long long)st->invalid,
 		(unsigned long long)st->bad_payload, (unsigned long long)st->uncounted,
 		(unsigned long long)ss->udf_errors, (unsigned long long)ss->wire_bytes,
 		(unsigned long long)ss->app_bytes, (unsigned long long)st->raw,
 		(unsigned long long)st->plaintext_seen, (unsigned long long)st->bad_length,
 		st->n_nonces, (unsigned long long)repeats);
-	for (unsigned i = 0; i < st->n_users; i++) {
-		fprintf(f, "%s\"", i ? ", " : "");
-		for (size_t j = 0; j < 16 && st->users[i].name[j]; j++) {
-			unsigned char ch = (unsigned char)st->users[i].name[j];
-			if (ch == '"' || ch == '\\' || ch < 0x20 || ch >= 0x7f)
-				fprintf(f, "\\u%04x", ch);
-			else
-				fputc(ch, f);
-		}
-		fprintf(f, "\": %llu", (unsigned long long)st->users[i].n);
-	}
-	fputs("}}\n", f);
-}
-
-static int save_stats(const char *path, struct state *st, const struct adn_server_stats *ss)
-{
-	if (!path) {
-		write_stats(stderr, st, ss);
-		return 0;
-	}
-	char tmp[4096];
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -1;
-	FILE *f = fopen(tmp, "w");
-	if (!f) {
-		fprintf(stderr, "enc-server: cannot write %s: %s\n", tmp, strerror(errno));
-		return -1;
-	}
-	write_stats(f, st, ss);
-	if (fclose(f) || rename(tmp, path)) {
-		fprintf(stderr, "enc-server: cannot write %s: %s\n", path, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
-}
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
+	ex_json_string(f, o->last_error, strlen(o->last_error));
+	fputs(", \"by_user\": ", f);
+	ex_users_json(f, &st->users);
+	fputs("}\n", f);
 }
 
 static void usage(FILE *f)
@@ -221,40 +182,35 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "key-file", required_argument, NULL, 'k' },
-		{ "cipher", required_argument, NULL, 'c' },
+		ENC_OPTIONS,
 		{ "listen", required_argument, NULL, 'l' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "udp", no_argument, NULL, 'U' },
 		{ "value-size", required_argument, NULL, 'v' },
-		{ "tamper-every", required_argument, NULL, 'T' },
 		{ "raw", no_argument, NULL, 'r' },
 		{ "no-register", no_argument, NULL, 'N' },
 		{ "stats-file", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *listen_addr = NULL, *stats_file = NULL, *key_file = NULL;
-	long port = KV_PORT, value_size = 256, tamper = 0;
-	enum adn_aead_cipher cipher = ADN_AEAD_AES_256_GCM;
+	const char *listen_addr = NULL, *stats_file = NULL;
+	long port = KV_PORT, value_size = 256;
+	struct enc_opts eo = { .cipher = ADN_AEAD_AES_256_GCM };
 	bool udp = false, no_register = false;
 	char *end;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		int e = enc_opt(&eo, c, optarg, "enc-server");
+		if (e < 0)
+			return 2;
+		if (e)
+			continue;
 		switch (c) {
-		case 'k': key_file = optarg; break;
-		case 'c':
-			if (enc_cipher(optarg, &cipher)) {
-				fprintf(stderr, "enc-server: --cipher: aes-256-gcm or chacha20-poly1305\n");
-				return 2;
-			}
-			break;
 		case 'l': listen_addr = optarg; break;
 		case 'p': port = strtol(optarg, &end, 10); if (*end) port = -1; break;
 		case 'U': udp = true; break;
 		case 'v': value_size = strtol(optarg, &end, 10); if (*end) value_size = -1; break;
-		case 'T': tamper = strtol(optarg, &end, 10); if (*end) tamper = -1; break;
 		case 'r': raw_mode = true; break;
 		case 'N': no_register = true; break;
 		case 's': stats_file = optarg; break;
@@ -263,19 +219,18 @@ int main(int argc, char **argv)
 		}
 	}
 	const char *bad = optind < argc ? "unexpected argument" :
-			  !key_file && !raw_mode ? "--key-file is required" :
+			  !eo.key_file && !raw_mode ? "--key-file is required" :
 			  port < 1 || port > 65535 ? "--port must be 1..65535" :
 			  value_size < 0 || value_size > (1 << 19) ? "--value-size must be 0..524288" :
-			  tamper < 0 ? "--tamper-every must be >= 0" : NULL;
+			  NULL;
 	if (bad) {
 		fprintf(stderr, "enc-server: %s\n", bad);
 		return 2;
 	}
 
 	char err[256];
-	static struct adn_aead_key key;
-	static struct enc_tamper tw;
-	if (key_file && adn_aead_key_load(&key, cipher, key_file, err, sizeof(err))) {
+	struct adn_udf_ops ops = { 0 };
+	if (eo.key_file && enc_make_ops(&eo, &ops, err, sizeof(err))) {
 		fprintf(stderr, "enc-server: %s\n", err);
 		return 1;
 	}
@@ -293,9 +248,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "enc-server: %s\n", err);
 		return 1;
 	}
-	tw.inner = adn_udf_aead(&key);
-	tw.every = (unsigned)tamper;
-	struct adn_udf_ops ops = { .encode = enc_tamper_encode, .decode = enc_tamper_decode, .ctx = &tw };
 	if ((!raw_mode && ((!no_register && adn_server_udf_register(s, "encrypt", &ops)) ||
 			   adn_server_use_chain(s, encrypt_app_chain(), err, sizeof(err)))) ||
 	    (udp && adn_server_add_udp(s, err, sizeof(err)))) {
@@ -303,21 +255,19 @@ int main(int argc, char **argv)
 		adn_server_close(s);
 		return 1;
 	}
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	ex_catch_stop();
 	printf("enc-server: listening on %s:%u%s (chain encrypt, %s)\n",
 	       listen_addr ? listen_addr : "0.0.0.0", adn_server_port(s), udp ? " tcp+udp" : "",
 	       raw_mode ? "raw: no decryption" :
-	       cipher == ADN_AEAD_AES_256_GCM ? "aes-256-gcm" : "chacha20-poly1305");
+	       enc_cipher_name(eo.cipher));
 	fflush(stdout);
 
-	int rc = adn_server_run(s, &stop);
+	int rc = adn_server_run(s, &ex_stop);
 	if (rc < 0)
 		fprintf(stderr, "enc-server: %s\n", strerror(-rc));
-	struct adn_server_stats ss;
-	adn_server_get_stats(s, &ss);
-	if (save_stats(stats_file, st, &ss))
+	struct stats out = { .st = st, .last_error = adn_server_error(s) };
+	adn_server_get_stats(s, &out.ss);
+	if (ex_save_json("enc-server", stats_file, write_stats, &out))
 		rc = -1;
 	adn_server_close(s);
 	free(st->nonces);

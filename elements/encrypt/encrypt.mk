@@ -9,9 +9,9 @@ $(BUILD)/encrypt/encrypt.bpf.o $(BUILD)/encrypt/encrypt_rpc.h: elements/encrypt/
 $(OBJ)/elements/encrypt/%.o: elements/encrypt/%.c elements/encrypt/enc_common.h $(BUILD)/encrypt/encrypt_rpc.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -I$(BUILD)/encrypt -MMD -MP -c $< -o $@
-$(BIN)/enc-server: $(OBJ)/elements/encrypt/enc_server.o $(LIBRPC)
+$(BIN)/enc-server: $(OBJ)/elements/encrypt/enc_server.o $(EX_UTIL) $(LIBRPC)
 	@mkdir -p $(dir $@); $(CC) $(CFLAGS) $^ -lcrypto -o $@
-$(BIN)/enc-client: $(OBJ)/elements/encrypt/enc_client.o $(LIBRPC)
+$(BIN)/enc-client: $(OBJ)/elements/encrypt/enc_client.o $(EX_UTIL) $(LIBRPC)
 	@mkdir -p $(dir $@); $(CC) $(CFLAGS) $^ -lcrypto -o $@
 .PHONY: encrypt
 encrypt: $(ELEM_ENCRYPT)

@@ -16,6 +16,7 @@
 
 #include "adn_rpc.h"
 #include "kv_rpc.h"
+#include "../common/ex_util.h"
 
 #define MAX_KEYS (1u << 20)
 #define MAX_USERS (1u << 16)
@@ -188,21 +189,6 @@ static int kv_handler(void *user, uint16_t method, const void *req, size_t len,
 
 /* A JSON string; bytes outside printable ASCII become \u00XX so that any
  * username (CHAR(16) is raw bytes) gives valid JSON. */
-static void json_string(FILE *f, const char *s, size_t n)
-{
-	fputc('"', f);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20 || ch >= 0x7f)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
-}
-
 static int by_name(const void *a, const void *b)
 {
 	const struct entry *x = *(const struct entry *const *)a;
@@ -225,56 +211,22 @@ static void write_counts(FILE *f, const struct table *t)
 	fputc('{', f);
 	for (size_t i = 0; i < n; i++) {
 		fputs(i ? ", " : "", f);
-		json_string(f, v[i]->key, v[i]->klen);
+		ex_json_string(f, v[i]->key, v[i]->klen);
 		fprintf(f, ": %llu", (unsigned long long)v[i]->count);
 	}
 	fputc('}', f);
 	free(v);
 }
 
-static void write_stats(FILE *f, const struct kv_state *kv)
+static void write_stats(FILE *f, const void *arg)
 {
+	const struct kv_state *kv = arg;
 	fprintf(f, "{\"handled\": %llu, \"invalid\": %llu, \"by_user\": ",
 		(unsigned long long)kv->handled, (unsigned long long)kv->invalid);
 	write_counts(f, &kv->users);
 	fputs(", \"by_key\": ", f);
 	write_counts(f, &kv->keys);
 	fputs("}\n", f);
-}
-
-/* Writes to a temporary file renamed into place, so a reader never sees
- * half a file. */
-static int save_stats(const char *path, const struct kv_state *kv)
-{
-	if (!path) {
-		write_stats(stderr, kv);
-		return 0;
-	}
-	char tmp[4096];
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
-		fprintf(stderr, "kv-server: stats file path too long\n");
-		return -1;
-	}
-	FILE *f = fopen(tmp, "w");
-	if (!f) {
-		fprintf(stderr, "kv-server: cannot write %s: %s\n", tmp, strerror(errno));
-		return -1;
-	}
-	write_stats(f, kv);
-	if (fclose(f) || rename(tmp, path)) {
-		fprintf(stderr, "kv-server: cannot write %s: %s\n", path, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
-}
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
 }
 
 static void usage(FILE *f)
@@ -341,9 +293,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	ex_catch_stop();
 	signal(SIGPIPE, SIG_IGN);
 
 	struct kv_state kv = { .store.max = MAX_KEYS, .users.max = MAX_USERS, .keys.max = MAX_KEYS };
@@ -364,11 +314,12 @@ int main(int argc, char **argv)
 	       udp ? " (tcp and udp)" : "");
 	fflush(stdout);
 
-	int rc = adn_server_run(srv, &stop);
+	int rc = adn_server_run(srv, &ex_stop);
 	if (rc < 0)
 		fprintf(stderr, "kv-server: %s\n", strerror(-rc));
 	adn_server_close(srv);
-	int saved = save_stats(stats_path, &kv);
+	/* written whole or not at all (tests read it) */
+	int saved = ex_save_json("kv-server", stats_path, write_stats, &kv);
 	table_free(&kv.store);
 	table_free(&kv.users);
 	table_free(&kv.keys);

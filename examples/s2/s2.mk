@@ -7,9 +7,9 @@ $(BUILD)/s2/s2.bpf.o $(BUILD)/s2/s2_rpc.h: examples/s2/s2.adn $(BIN)/adnc $(BPF_
 $(OBJ)/examples/s2/%.o: examples/s2/%.c examples/s2/s2_common.h $(BUILD)/s2/s2_rpc.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -I$(BUILD)/s2 -MMD -MP -c $< -o $@
-$(BIN)/s2-server: $(OBJ)/examples/s2/s2_server.o $(LIBRPC)
+$(BIN)/s2-server: $(OBJ)/examples/s2/s2_server.o $(EX_UTIL) $(LIBRPC)
 	@mkdir -p $(dir $@); $(CC) $(CFLAGS) $^ -lz -o $@
-$(BIN)/s2-client: $(OBJ)/examples/s2/s2_client.o $(LIBRPC)
+$(BIN)/s2-client: $(OBJ)/examples/s2/s2_client.o $(EX_UTIL) $(LIBRPC)
 	@mkdir -p $(dir $@); $(CC) $(CFLAGS) $^ -lz -o $@
 .PHONY: s2
 s2: $(EXAMPLE_S2)

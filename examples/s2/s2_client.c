@@ -23,6 +23,7 @@
 #include "adn_rpc.h"
 #include "s2_rpc.h"
 #include "s2_common.h"
+#include "../common/ex_util.h"
 
 #define MAX_REPLICAS 16
 
@@ -31,26 +32,16 @@ struct call {
 	uint16_t method;
 };
 
-static struct {
-	struct call *calls;
-	uint64_t ok, net_replies, lost, bad_replies;
-	uint64_t by_status[ADN_STATUS_MAX + 1];
-} R;
+static struct ex_tally R; /* R.local: calls that got no reply (lost) */
 
 static void on_reply(void *user, uint32_t rpc_id, int status, uint16_t flags, const void *body,
 		     size_t len)
 {
 	const struct call *c = user;
 	(void)rpc_id;
-	if (status >= 0 && status <= ADN_STATUS_MAX)
-		R.by_status[status]++;
-	if (flags & ADN_RPC_F_LOCAL)
-		R.lost++;
-	else if (flags & ADN_F_NET_REPLY)
-		R.net_replies++;
+	ex_tally_count(&R, status, flags);
 	if (status != ADN_OK)
 		return;
-	R.ok++;
 	if (c->method == OBJSTORE_GET) {
 		struct objstore_get_response r;
 		if (objstore_get_response_decode(&r, body, len) || !r.found ||
@@ -92,6 +83,39 @@ static int parse_replicas(char *list, const char **hosts, uint16_t *ports, unsig
 		ports[(*n)++] = port;
 	}
 	return *n ? 0 : -1;
+}
+
+/* What issuing call i needs. */
+struct run {
+	struct call *calls;
+	const char *method;
+	unsigned long long first, last;
+	char uname[16];
+	uint8_t *content, *body;
+	size_t payload;
+};
+
+static long issue(struct adn_client *cl, long i, void *arg)
+{
+	struct run *r = arg;
+	struct call *k = &r->calls[i];
+	k->object = r->first + (unsigned long long)i % (r->last - r->first + 1);
+	k->method = !strcmp(r->method, "get") ? OBJSTORE_GET :
+		    !strcmp(r->method, "put") ? OBJSTORE_PUT :
+		    i % 2 ? OBJSTORE_PUT : OBJSTORE_GET;
+	long n;
+	if (k->method == OBJSTORE_GET) {
+		struct objstore_get_request q = { .object_id = k->object };
+		memcpy(q.user, r->uname, 16);
+		n = objstore_get_request_encode(&q, r->body, r->payload + 64);
+	} else {
+		struct objstore_put_request q = { .object_id = k->object };
+		memcpy(q.user, r->uname, 16);
+		s2_fill(r->content, r->payload, k->object);
+		q.data = (struct adn_bytes){ .ptr = r->content, .len = (uint32_t)r->payload };
+		n = objstore_put_request_encode(&q, r->body, r->payload + 64);
+	}
+	return n < 0 ? -EMSGSIZE : adn_client_call(cl, k->method, r->body, (size_t)n, on_reply, k);
 }
 
 int main(int argc, char **argv)
@@ -191,94 +215,47 @@ int main(int argc, char **argv)
 	}
 	adn_client_set_timeout(cl, (unsigned)timeout * 1000u);
 
-	char uname[16] = { 0 };
-	memcpy(uname, user, strlen(user));
-	uint8_t *content = malloc((size_t)payload + 1);
-	uint8_t *body = malloc((size_t)payload + 64);
-	R.calls = calloc((size_t)count + 1, sizeof(*R.calls));
-	if (!content || !body || !R.calls) {
+	struct run run = { .method = method, .first = first, .last = last,
+			   .payload = (size_t)payload };
+	memcpy(run.uname, user, strlen(user));
+	run.content = malloc((size_t)payload + 1);
+	run.body = malloc((size_t)payload + 64);
+	run.calls = calloc((size_t)count + 1, sizeof(*run.calls));
+	if (!run.content || !run.body || !run.calls) {
 		fprintf(stderr, "s2-client: out of memory\n");
 		return 2;
 	}
 
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	long sent = 0;
-	int rc = 0;
-	while (sent < count || adn_client_outstanding(cl)) {
-		while (sent < count && adn_client_outstanding(cl) < (size_t)outstanding) {
-			struct call *k = &R.calls[sent];
-			k->object = first + (unsigned long long)sent % (last - first + 1);
-			k->method = !strcmp(method, "get") ? OBJSTORE_GET :
-				    !strcmp(method, "put") ? OBJSTORE_PUT :
-				    sent % 2 ? OBJSTORE_PUT : OBJSTORE_GET;
-			long n;
-			if (k->method == OBJSTORE_GET) {
-				struct objstore_get_request r = { .object_id = k->object };
-				memcpy(r.user, uname, 16);
-				n = objstore_get_request_encode(&r, body, (size_t)payload + 64);
-			} else {
-				struct objstore_put_request r = { .object_id = k->object };
-				memcpy(r.user, uname, 16);
-				s2_fill(content, (size_t)payload, k->object);
-				r.data = (struct adn_bytes){ .ptr = content, .len = (uint32_t)payload };
-				n = objstore_put_request_encode(&r, body, (size_t)payload + 64);
-			}
-			long id = n < 0 ? -EMSGSIZE : adn_client_call(cl, k->method, body, (size_t)n, on_reply, k);
-			if (id < 0) {
-				fprintf(stderr, "s2-client: call %ld: %s%s%s\n", sent, strerror((int)-id),
-					*adn_client_error(cl) ? ": " : "", adn_client_error(cl));
-				rc = 2;
-				count = sent; /* stop issuing; let the others finish */
-				break;
-			}
-			sent++;
-		}
-		int n = adn_client_poll(cl, 100);
-		if (n < 0) {
-			fprintf(stderr, "s2-client: poll: %s\n", strerror(-n));
-			rc = 2;
-			break;
-		}
-	}
-	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double secs;
+	bool failed;
+	long sent = ex_run_calls(cl, count, outstanding, issue, &run, "s2-client", &failed, &secs);
+	int rc = failed ? 2 : 0;
 	struct adn_client_stats cs;
 	adn_client_get_stats(cl, &cs);
-	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 
 	if (json) {
-		printf("{\"sent\": %ld, \"ok\": %llu, \"status\": {", sent, (unsigned long long)R.ok);
-		bool firstst = true;
-		for (int s = 1; s <= ADN_STATUS_MAX; s++) {
-			if (!R.by_status[s])
-				continue;
-			char name[32];
-			snprintf(name, sizeof(name), "%s", adn_status_name(s));
-			for (char *p = name; *p; p++)
-				if (*p >= 'A' && *p <= 'Z')
-					*p = (char)(*p - 'A' + 'a');
-			printf("%s\"%s\": %llu", firstst ? "" : ", ", name, (unsigned long long)R.by_status[s]);
-			firstst = false;
-		}
-		printf("}, \"net_replies\": %llu, \"lost\": %llu, \"bad_replies\": %llu, "
+		printf("{\"sent\": %ld, \"ok\": %llu, \"status\": ", sent, (unsigned long long)R.ok);
+		fflush(stdout);
+		ex_status_json(stdout, R.by_status);
+		printf(", \"net_replies\": %llu, \"lost\": %llu, \"bad_replies\": %llu, "
 		       "\"app_bytes\": %llu, \"wire_bytes\": %llu, \"udf_errors\": %llu, \"seconds\": %.3f}\n",
-		       (unsigned long long)R.net_replies, (unsigned long long)R.lost,
+		       (unsigned long long)R.net_replies, (unsigned long long)R.local,
 		       (unsigned long long)R.bad_replies, (unsigned long long)cs.app_bytes,
 		       (unsigned long long)cs.wire_bytes, (unsigned long long)cs.udf_errors, secs);
 	} else {
 		printf("s2-client: %ld calls, %llu ok, %llu answered by the network, %llu lost, "
 		       "%llu bad replies; request bodies %llu bytes, %llu on the wire\n",
 		       sent, (unsigned long long)R.ok, (unsigned long long)R.net_replies,
-		       (unsigned long long)R.lost, (unsigned long long)R.bad_replies,
+		       (unsigned long long)R.local, (unsigned long long)R.bad_replies,
 		       (unsigned long long)cs.app_bytes, (unsigned long long)cs.wire_bytes);
 	}
-	if (R.lost || R.bad_replies)
+	if (R.local || R.bad_replies)
 		rc = 2;
-	if (R.lost && *adn_client_error(cl))
+	if (R.local && *adn_client_error(cl))
 		fprintf(stderr, "s2-client: %s\n", adn_client_error(cl));
 	adn_client_close(cl);
-	free(content);
-	free(body);
-	free(R.calls);
+	free(run.content);
+	free(run.body);
+	free(run.calls);
 	return rc;
 }

@@ -25,14 +25,9 @@
 #include "adn_rpc.h"
 #include "s2_rpc.h"
 #include "s2_common.h"
+#include "../common/ex_util.h"
 
-#define MAX_USERS 256
 #define MAX_OBJECTS 65536 /* distinct objects counted; a power of two */
-
-struct counter {
-	char name[16];
-	uint64_t n;
-};
 
 struct obj_counter {
 	uint64_t id;
@@ -40,8 +35,7 @@ struct obj_counter {
 };
 
 struct state {
-	struct counter users[MAX_USERS];
-	unsigned n_users;
+	struct ex_users users;
 	struct obj_counter *objs;
 	uint64_t n_objs, handled, invalid, bad_payload, uncounted;
 	size_t object_size;
@@ -50,16 +44,8 @@ struct state {
 
 static void count(struct state *st, const char user[16], uint64_t object)
 {
-	unsigned i;
 	st->handled++;
-	for (i = 0; i < st->n_users; i++)
-		if (!memcmp(st->users[i].name, user, 16))
-			break;
-	if (i == st->n_users && st->n_users < MAX_USERS)
-		memcpy(st->users[st->n_users++].name, user, 16);
-	if (i < st->n_users)
-		st->users[i].n++;
-	else
+	if (ex_users_count(&st->users, user))
 		st->uncounted++;
 	uint64_t h = object * 0x9e3779b97f4a7c15ull;
 	for (uint64_t k = 0; k < MAX_OBJECTS; k++) {
@@ -129,35 +115,23 @@ static int handler(void *user, uint16_t method, const void *req, size_t len, voi
 	}
 }
 
-static void json_name(FILE *f, const char *s, size_t n)
-{
-	fputc('"', f);
-	for (size_t i = 0; i < n && s[i]; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20 || ch >= 0x7f)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
-}
+struct stats {
+	const struct state *st;
+	struct adn_server_stats ss;
+};
 
-static void write_stats(FILE *f, const struct state *st, const struct adn_server_stats *ss)
+static void write_stats(FILE *f, const void *arg)
 {
+	const struct state *st = ((const struct stats *)arg)->st;
+	const struct adn_server_stats *ss = &((const struct stats *)arg)->ss;
 	fprintf(f, "{\"handled\": %llu, \"invalid\": %llu, \"bad_payload\": %llu, \"uncounted\": %llu, ",
 		(unsigned long long)st->handled, (unsigned long long)st->invalid,
 		(unsigned long long)st->bad_payload, (unsigned long long)st->uncounted);
-	fprintf(f, "\"wire_bytes\": %llu, \"app_bytes\": %llu, \"udf_errors\": %llu, \"by_user\": {",
+	fprintf(f, "\"wire_bytes\": %llu, \"app_bytes\": %llu, \"udf_errors\": %llu, \"by_user\": ",
 		(unsigned long long)ss->wire_bytes, (unsigned long long)ss->app_bytes,
 		(unsigned long long)ss->udf_errors);
-	for (unsigned i = 0; i < st->n_users; i++) {
-		fputs(i ? ", " : "", f);
-		json_name(f, st->users[i].name, 16);
-		fprintf(f, ": %llu", (unsigned long long)st->users[i].n);
-	}
-	fputs("}, \"by_object\": {", f);
+	ex_users_json(f, &st->users);
+	fputs(", \"by_object\": {", f);
 	bool first = true;
 	for (unsigned i = 0; i < MAX_OBJECTS; i++) {
 		if (!st->objs[i].n)
@@ -167,39 +141,6 @@ static void write_stats(FILE *f, const struct state *st, const struct adn_server
 		first = false;
 	}
 	fputs("}}\n", f);
-}
-
-static int save_stats(const char *path, const struct state *st, const struct adn_server_stats *ss)
-{
-	if (!path) {
-		write_stats(stderr, st, ss);
-		return 0;
-	}
-	char tmp[4096];
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
-		fprintf(stderr, "s2-server: stats file path too long\n");
-		return -1;
-	}
-	FILE *f = fopen(tmp, "w");
-	if (!f) {
-		fprintf(stderr, "s2-server: cannot write %s: %s\n", tmp, strerror(errno));
-		return -1;
-	}
-	write_stats(f, st, ss);
-	if (fclose(f) || rename(tmp, path)) {
-		fprintf(stderr, "s2-server: cannot write %s: %s\n", path, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
-}
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
 }
 
 static void usage(FILE *f)
@@ -286,19 +227,17 @@ int main(int argc, char **argv)
 		adn_server_close(s);
 		return 1;
 	}
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	ex_catch_stop();
 	printf("s2-server: listening on %s:%u%s (chain s2, compress in the library)\n",
 	       listen_addr ? listen_addr : "0.0.0.0", adn_server_port(s), udp ? " tcp+udp" : "");
 	fflush(stdout);
 
-	int rc = adn_server_run(s, &stop);
+	int rc = adn_server_run(s, &ex_stop);
 	if (rc < 0)
 		fprintf(stderr, "s2-server: %s\n", strerror(-rc));
-	struct adn_server_stats ss;
-	adn_server_get_stats(s, &ss);
-	if (save_stats(stats_file, st, &ss))
+	struct stats out = { .st = st };
+	adn_server_get_stats(s, &out.ss);
+	if (ex_save_json("s2-server", stats_file, write_stats, &out))
 		rc = -1;
 	adn_server_close(s);
 	free(st->content);
