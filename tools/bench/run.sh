@@ -10,17 +10,30 @@
 #   ref       + build/reference/kv_chain.bpf.o (hand-written), same loader
 #   sidecar1  http-load -> HAProxy (log, ACL on x-user, 5% 503) -> http-server
 #   sidecar2  http-load -> HAProxy (chain) -> HAProxy (forward) -> http-server
+#   udp-raw   kv-server --udp + kv-client --udp (one RPC per datagram), client
+#             and server in two network namespaces joined by a veth pair
+#   udp-adn   + examples/kv/kv.adn compiled as TRANSPORT UDP and placed as
+#             adnc places it (TC egress + ingress of the client's veth),
+#             `adn-load attach --dev eth0@NS`, same fault and drainer as adn
+#   udp-xdp   + the same chain with acl and fault forced to XDP (generic) on
+#             the server's veth (`adnc --place acl=xdp --place fault=xdp`);
+#             logging stays at TC on the client (it has a response side)
 # Workloads:
 #   closed    one client thread, 128 connections x 1 outstanding (128 in flight)
 #   unloaded  1 connection, 1 outstanding
 #   pipelined 4 connections x 32 outstanding (adn's library only: raw, adn, ref)
+#   udp128    UDP setups only: one client thread, one socket, 128 outstanding
+#   udp1      UDP setups only: one socket, 1 outstanding
 # CPUs: client (and the client-side sidecar) on CPU 0; server, server-side
 # sidecar and the log drainer on CPU 1.
 #
 # Environment: BENCH_ROUNDS (4), BENCH_SECS (6), BENCH_WARM (2),
+# BENCH_UDP_SECS (3), BENCH_UDP_WARM (1) (the UDP runs' own, shorter, times),
 # BENCH_QUICK=1 (1 round of 2 s, 1 s warm-up, small scaling run),
 # BENCH_SETUPS, BENCH_WORKLOADS (space-separated subsets), BENCH_SCALING=0
-# to skip the ACL-size runs, BENCH_OUT (docs/ by default).
+# to skip the ACL-size runs, BENCH_XDP_NATIVE=1 (udp-xdp in native XDP mode
+# instead of generic), BENCH_OUT (docs/ by default; give a scratch directory
+# for trial runs, docs/benchmarks.md is then left alone).
 set -euo pipefail
 
 LOG_FORMAT=${BENCH_LOG_FORMAT:-binary}
@@ -31,14 +44,13 @@ log_mark() {
 	*) wc -l <"$1" ;;
 	esac
 }
-# log_records_since FILE MARK: records written after MARK
+# log_records_since FILE MARK: records written after MARK. Binary: the records
+# that start at byte MARK or later, found by walking the record headers
+# (tools/bench/log_count.c; decoding them all with adnctl log-decode took
+# ~20 s per pipelined run)
 log_records_since() {
 	case $1 in
-	*.binary)
-		local total size
-		total=$("$B/adnctl" log-decode "$1" | wc -l)
-		size=$(stat -c %s "$1")
-		echo $((total - total * $2 / size)) ;;
+	*.binary) "$B/log-count" "$1" "$2" ;;
 	*) echo $(($(wc -l <"$1") - $2)) ;;
 	esac
 }
@@ -49,14 +61,18 @@ cmdline="$0${*:+ $*}"
 quick=${BENCH_QUICK:-0}
 if [ "$quick" = 1 ]; then
 	ROUNDS=${BENCH_ROUNDS:-1} SECS=${BENCH_SECS:-2} WARM=${BENCH_WARM:-1}
+	UDP_SECS=${BENCH_UDP_SECS:-2} UDP_WARM=${BENCH_UDP_WARM:-1}
 	ACL_SIZES=${BENCH_ACL_SIZES:-"1 1000"}
 else
 	# 4 rounds keep `make bench` (with micro.sh) under 15 minutes on 2 cores
 	ROUNDS=${BENCH_ROUNDS:-4} SECS=${BENCH_SECS:-6} WARM=${BENCH_WARM:-2}
+	# the UDP runs are shorter, so that they fit into the same 15 minutes
+	UDP_SECS=${BENCH_UDP_SECS:-3} UDP_WARM=${BENCH_UDP_WARM:-1}
 	ACL_SIZES=${BENCH_ACL_SIZES:-"1 1000 100000 1000000"}
 fi
-SETUPS=${BENCH_SETUPS:-"raw adn ref sidecar1 sidecar2"}
-WORKLOADS=${BENCH_WORKLOADS:-"closed unloaded pipelined"}
+SETUPS=${BENCH_SETUPS:-"raw adn ref sidecar1 sidecar2 udp-raw udp-adn udp-xdp"}
+WORKLOADS=${BENCH_WORKLOADS:-"closed unloaded pipelined udp128 udp1"}
+XDP_NATIVE=${BENCH_XDP_NATIVE:-0}
 SCALING=${BENCH_SCALING:-1}
 OUT=${BENCH_OUT:-$root/docs}
 CPU_CLIENT=0
@@ -66,12 +82,13 @@ FAULT_P=0.05
 # Ports (1708x, loopback only)
 P_RAW=17080 P_ADN=17081 P_REF=17082 P_HTTP=17083 P_SC1=17084 P_SC2C=17085 P_SC2S=17086
 P_SCALE=17087
+P_UDP=17088 # inside the UDP setups' own namespaces
 
 die() { echo "bench: $*" >&2; exit 1; }
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 
 [ "$(id -u)" -eq 0 ] || die "needs root (eBPF programs, cgroups)"
-for t in haproxy gnuplot bpftool jq taskset cc; do
+for t in haproxy gnuplot bpftool jq taskset cc ip nsenter; do
 	command -v $t >/dev/null || die "$t missing (make bench installs it: ADN_BENCH=1 scripts/install-deps.sh)"
 done
 [ "$(nproc)" -ge 2 ] || log "warning: fewer than 2 CPUs; pinning puts everything on CPU 0"
@@ -85,13 +102,18 @@ tmp=$(mktemp -d /tmp/adn-bench.XXXXXX)
 cgbase=$cgroot/adn-bench-$$
 pids=()
 chains=()
+netns=()
 
 cleanup() {
 	local rc=$? p d
-	trap - EXIT INT TERM
+	trap - EXIT INT TERM HUP
+	trap '' PIPE # stderr may be a closed pipe (run.sh | head): keep cleaning up
 	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	# detach removes the chains' TC filters, clsact qdiscs, XDP programs and pins
 	for d in "${chains[@]}"; do "$tmp/bin/adn-load" detach "$d" >/dev/null 2>&1 || true; done
+	# deleting a namespace deletes its end of the veth pair, and so the pair
+	for d in "${netns[@]}"; do ip netns del "$d" 2>/dev/null || true; done
 	if [ -d "$cgbase" ]; then
 		# leaves first, then their parents
 		find "$cgbase" -depth -type d -exec rmdir {} \; 2>/dev/null || true
@@ -100,7 +122,10 @@ cleanup() {
 	exit $rc
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+# a signal ends the run through the EXIT trap; SIGPIPE too (run.sh 2>&1 | head
+# would otherwise kill it with namespaces, chains and cgroups left behind)
+trap 'exit 130' INT TERM HUP
+trap 'exit 141' PIPE
 
 # --- binaries: a private copy, so a concurrent rebuild cannot change them mid-run
 mkdir -p "$tmp/bin" "$root/build/bench"
@@ -127,7 +152,7 @@ if ! bpftool btf dump file "$tmp/ref.bpf.o" | grep -q "STRUCT 'adn_rec__logging_
 	ref_note="build/reference/kv_chain.bpf.o has no BTF for its log record, so adnctl log cannot read its ring buffer; (c) runs a copy of bpf/reference/kv_chain.bpf.c rebuilt with the BTF anchor that adnc generates (one unused pointer in section .adn.btf; programs unchanged)."
 	log "note: $ref_note"
 fi
-for p in http_load http_server; do
+for p in http_load http_server log_count; do
 	cc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Itools tools/bench/$p.c -lm -o "build/bench/${p/_/-}"
 	cp "build/bench/${p/_/-}" "$tmp/bin/"
 done
@@ -135,7 +160,7 @@ B=$tmp/bin
 
 # --- cgroups: one subtree per setup, a leaf per process (CPU from cpu.stat)
 mkdir "$cgbase"
-for s in raw adn ref sidecar1 sidecar2 scale; do
+for s in raw adn ref sidecar1 sidecar2 scale udp-raw udp-adn udp-xdp; do
 	mkdir "$cgbase/$s"
 	for l in client server proxy1 proxy2 drain; do mkdir "$cgbase/$s/$l"; done
 done
@@ -169,6 +194,14 @@ wait_port() { # PORT : until something listens on 127.0.0.1:PORT
 	done
 	die "nothing listens on port $1"
 }
+wait_udp_port() { # NETNS PORT : until a UDP socket is bound to PORT in NETNS
+	local i
+	for ((i = 0; i < 100; i++)); do
+		nsenter --net="/run/netns/$1" -- ss -Hlun "sport = :$2" | grep -q . && return 0
+		sleep 0.05
+	done
+	die "nothing listens on UDP port $2 in namespace $1"
+}
 cg_usec() { awk '$1 == "usage_usec" { print $2 }' "$1/cpu.stat"; }
 # system-wide jiffies: busy softirq system user (all CPUs)
 sys_jiffies() { awk '$1 == "cpu" { print $2+$3+$4+$7+$8+$9, $8, $4+$7, $2+$3 }' /proc/stat; }
@@ -192,6 +225,84 @@ for s in $SETUPS; do
 	esac
 done
 
+# --- UDP: one pair of network namespaces per setup, joined by a veth pair
+# (eth0 in both), so that a chain on one pair's devices never sees another
+# setup's datagrams. Setup i: client 10.79.i.1 in adnb<pid>-<setup>-c, server
+# 10.79.i.2 in adnb<pid>-<setup>-s.
+udp_ns_c() { echo "adnb$$-$1-c"; }
+udp_ns_s() { echo "adnb$$-$1-s"; }
+udp_net() {
+	case $1 in
+	udp-raw) echo 1 ;;
+	udp-adn) echo 2 ;;
+	udp-xdp) echo 3 ;;
+	esac
+}
+udp_topology() { # SETUP
+	local c s n
+	c=$(udp_ns_c "$1") s=$(udp_ns_s "$1") n=$(udp_net "$1")
+	ip netns add "$c" || die "cannot create network namespace $c"
+	netns+=("$c")
+	ip netns add "$s" || die "cannot create network namespace $s"
+	netns+=("$s")
+	ip link add eth0 netns "$c" type veth peer name eth0 netns "$s" ||
+		die "cannot create the veth pair of $1"
+	ip -n "$c" addr add "10.79.$n.1/24" dev eth0
+	ip -n "$s" addr add "10.79.$n.2/24" dev eth0
+	for ns in "$c" "$s"; do
+		ip -n "$ns" link set lo up
+		ip -n "$ns" link set eth0 up
+	done
+}
+# the paper's chain with TRANSPORT UDP (one RPC per datagram)
+udp_place_tc="" udp_place_xdp=""
+udp_adnc() { # OUTDIR EXPLAIN ADNC-OPTIONS...
+	local out=$1 ex=$2
+	shift 2
+	ADN_BPF_INCLUDE=$root/bpf ADN_HEADERS_INCLUDE=$root/headers "$B/adnc" "$tmp/kvu.adn" \
+		-o "$out" --explain "$@" >"$ex" || die "adnc of the UDP chain ($*) failed: $(cat "$ex")"
+	# "logging@tc acl@tc fault@tc": the placement lines of --explain
+	awk '$2 == "at" && $3 ~ /^(tc|xdp|sk_msg|app)$/ { printf "%s%s@%s", n++ ? " " : "", $1, $3 }' "$ex"
+}
+# (only when a UDP workload runs)
+udp_any=0
+case " $WORKLOADS " in *" udp128 "* | *" udp1 "*)
+	for s in $SETUPS; do case $s in udp-*) udp_any=1 ;; esac; done ;;
+esac
+if [ "$udp_any" = 1 ]; then
+	sed 's/^CREATE SERVICE kv PORT 7070 (/CREATE SERVICE kv PORT 7070 TRANSPORT UDP (/' \
+		examples/kv/kv.adn >"$tmp/kvu.adn"
+	grep -q 'TRANSPORT UDP' "$tmp/kvu.adn" || die "cannot make the UDP variant of kv.adn"
+fi
+for s in $SETUPS; do
+	[ "$udp_any" = 1 ] || break
+	case $s in
+	udp-*) udp_topology "$s" ;;
+	esac
+	case $s in
+	udp-adn)
+		# as adnc places it (no --place): the cost model's choice
+		udp_place_tc=$(udp_adnc "$tmp/udp-tc/" "$tmp/udp-tc.explain")
+		"$B/adn-load" attach --dev "eth0@$(udp_ns_c $s)" --port $P_UDP --name adnbench-udp \
+			"$tmp/udp-tc/kv.bpf.o" >/dev/null || die "adn-load attach adnbench-udp failed"
+		chains+=(adnbench-udp)
+		"$B/adnctl" param adnbench-udp fault.probability $FAULT_P >/dev/null
+		log "udp-adn: adnc placed $udp_place_tc; attached to eth0@$(udp_ns_c $s)"
+		;;
+	udp-xdp)
+		udp_place_xdp=$(udp_adnc "$tmp/udp-xdp/" "$tmp/udp-xdp.explain" --place acl=xdp --place fault=xdp)
+		xn=()
+		[ "$XDP_NATIVE" = 1 ] && xn=(--xdp-native)
+		"$B/adn-load" attach --dev "tc:eth0@$(udp_ns_c $s)" --dev "xdp:eth0@$(udp_ns_s $s)" \
+			"${xn[@]}" --port $P_UDP --name adnbench-udpx "$tmp/udp-xdp/kv.bpf.o" >/dev/null ||
+			die "adn-load attach adnbench-udpx failed"
+		chains+=(adnbench-udpx)
+		"$B/adnctl" param adnbench-udpx fault.probability $FAULT_P >/dev/null
+		log "udp-xdp: adnc placed $udp_place_xdp; attached to eth0@$(udp_ns_c $s) (TC) and eth0@$(udp_ns_s $s) (XDP $([ "$XDP_NATIVE" = 1 ] && echo native || echo generic))"
+		;;
+	esac
+done
+
 # --- HAProxy configs
 printf 'alice W\nbob R\n' >"$tmp/acl.map"
 hap_cfg() { # TEMPLATE FRONT BACK OUT
@@ -212,35 +323,61 @@ hap_ver=$(haproxy -v | awk 'NR == 1 { print $3 }')
 
 mkdir -p "$OUT/bench"
 CSV=$OUT/bench/runs.csv
-echo "round,workload,setup,rps,p50_us,p99_us,p999_us,completed,ok,not_ok,net_replies,seconds,cpu_client_us,cpu_server_us,cpu_proxy1_us,cpu_proxy2_us,cpu_drain_us,sys_busy_us,sys_softirq_us,sys_kernel_us,sys_user_us,rss_server_kb,rss_proxy1_kb,rss_proxy2_kb,rss_drain_kb,log_records,log_lost,cpu_others_us" >"$CSV"
+echo "round,workload,setup,rps,p50_us,p99_us,p999_us,completed,ok,not_ok,net_replies,seconds,cpu_client_us,cpu_server_us,cpu_proxy1_us,cpu_proxy2_us,cpu_drain_us,sys_busy_us,sys_softirq_us,sys_kernel_us,sys_user_us,rss_server_kb,rss_proxy1_kb,rss_proxy2_kb,rss_drain_kb,log_records,log_lost,cpu_others_us,lost,retransmits" >"$CSV"
 
 wl_shape() { # WORKLOAD -> "conns outstanding"
 	case $1 in
 	closed) echo "128 128" ;;
 	unloaded) echo "1 1" ;;
 	pipelined) echo "4 128" ;;
+	udp128) echo "1 128" ;;
+	udp1) echo "1 1" ;;
 	esac
+}
+setup_kind() { # SETUP -> kv | http | udp
+	case $1 in
+	raw | adn | ref) echo kv ;;
+	sidecar1 | sidecar2) echo http ;;
+	udp-*) echo udp ;;
+	esac
+}
+runs_in() { # WORKLOAD SETUP : whether SETUP has a run of WORKLOAD
+	case $1/$(setup_kind "$2") in
+	closed/kv | closed/http | unloaded/kv | unloaded/http | pipelined/kv | udp128/udp | udp1/udp) return 0 ;;
+	esac
+	return 1
 }
 
 # run_one ROUND WORKLOAD SETUP : one measured run, appends a CSV row.
 run_one() {
 	local round=$1 wl=$2 s=$3 cg=$cgbase/$3 conns outst port kind chain="" f
 	read -r conns outst <<<"$(wl_shape "$wl")"
-	local spid="" p1="" p2="" dpid="" logf="" json
+	local spid="" p1="" p2="" dpid="" logf="" json secs=$SECS warm=$WARM
+	# UDP: client and server each in its namespace; kv-client --udp
+	local host=127.0.0.1 cns=() sns=() udp=() t_run=$SECONDS
+	runs_in "$wl" "$s" || return 0
 	case $s in
 	raw) port=$P_RAW kind=kv ;;
 	adn) port=$P_ADN kind=kv chain=adnbench-gen ;;
 	ref) port=$P_REF kind=kv chain=adnbench-ref ;;
 	sidecar1) port=$P_SC1 kind=http ;;
 	sidecar2) port=$P_SC2C kind=http ;;
+	udp-raw) port=$P_UDP kind=udp ;;
+	udp-adn) port=$P_UDP kind=udp chain=adnbench-udp ;;
+	udp-xdp) port=$P_UDP kind=udp chain=adnbench-udpx ;;
 	esac
-	[ "$kind" = http ] && [ "$wl" = pipelined ] && return 0
+	if [ "$kind" = udp ]; then
+		host=10.79.$(udp_net "$s").2 secs=$UDP_SECS warm=$UDP_WARM udp=(--udp)
+		cns=(nsenter --net="/run/netns/$(udp_ns_c "$s")" --)
+		sns=(nsenter --net="/run/netns/$(udp_ns_s "$s")" --)
+	fi
 
 	# servers, proxies, drainer
-	if [ "$kind" = kv ]; then
-		run_in "$cg/server" $CPU_SERVER "$tmp/server.out" "$B/kv-server" --listen 127.0.0.1 --port $port
+	if [ "$kind" = kv ] || [ "$kind" = udp ]; then
+		run_in "$cg/server" $CPU_SERVER "$tmp/server.out" "${sns[@]}" "$B/kv-server" "${udp[@]}" \
+			--listen $host --port $port
 		spid=$LAST_PID
-		wait_port $port
+		if [ "$kind" = udp ]; then wait_udp_port "$(udp_ns_s "$s")" $port; else wait_port $port; fi
 		if [ -n "$chain" ]; then
 			# binary by default: the records as the programs wrote them,
 			# decoded after the run (BENCH_LOG_FORMAT=json for JSON lines)
@@ -269,11 +406,14 @@ run_one() {
 		fi
 	fi
 
-	# warm-up (kv: PUTs fill keys k0..k999 with 32-byte values; then GETs return them)
-	if [ "$kind" = kv ]; then
-		run_fg "$cg/client" $CPU_CLIENT "$B/kv-client" --host 127.0.0.1 --port $port --user alice \
-			--duration $WARM --conns $conns --outstanding $outst --method put --value-size 32 \
-			--json >/dev/null || die "warm-up of $s/$wl failed"
+	# warm-up (kv: PUTs fill keys k0..k999 with 32-byte values; then GETs return them;
+	# UDP: also resolves the neighbour, whose queue holds only a few datagrams)
+	if [ "$kind" = kv ] || [ "$kind" = udp ]; then
+		run_fg "$cg/client" $CPU_CLIENT "${cns[@]}" "$B/kv-client" "${udp[@]}" --host $host --port $port \
+			--user alice --duration $warm --conns $conns --outstanding $outst --method put \
+			--value-size 32 --json >"$tmp/warm.json" ||
+			{ [ "$kind" = udp ] && jq -e '.ok > 0' "$tmp/warm.json" >/dev/null; } ||
+			die "warm-up of $s/$wl failed: $(cat "$tmp/warm.json")"
 	else
 		run_fg "$cg/client" $CPU_CLIENT "$B/http-load" --host 127.0.0.1 --port $port --user alice \
 			--duration $WARM --conns $conns --outstanding $outst --json >/dev/null ||
@@ -293,6 +433,14 @@ run_one() {
 		json=$(run_fg "$cg/client" $CPU_CLIENT "$B/kv-client" --host 127.0.0.1 --port $port \
 			--user alice --duration $SECS --conns $conns --outstanding $outst --method get \
 			--json) || die "kv-client $s/$wl failed: $json"
+	elif [ "$kind" = udp ]; then
+		# exit 2 with a summary: some calls got no reply after every retry;
+		# they count (UNAVAILABLE) and the CSV's lost column says how many
+		# (retransmits: empty until kv-client --json reports the library's
+		# stats.retransmits)
+		json=$(run_fg "$cg/client" $CPU_CLIENT "${cns[@]}" "$B/kv-client" --udp --host $host \
+			--port $port --user alice --duration $secs --outstanding $outst --method get \
+			--json) || jq -e '.ok > 0' <<<"$json" >/dev/null 2>&1 || die "kv-client $s/$wl failed: $json"
 	else
 		json=$(run_fg "$cg/client" $CPU_CLIENT "$B/http-load" --host 127.0.0.1 --port $port \
 			--user alice --duration $SECS --conns $conns --outstanding $outst --json) ||
@@ -323,33 +471,44 @@ run_one() {
 	read -r jb0 js0 jk0 ju0 <<<"$j0"
 	read -r jb1 js1 jk1 ju1 <<<"$j1"
 	local us=$((1000000 / HZ))
-	echo "$row,${d[0]},${d[1]},${d[2]},${d[3]},${d[4]},$(((jb1 - jb0) * us)),$(((js1 - js0) * us)),$(((jk1 - jk0) * us)),$(((ju1 - ju0) * us)),$rss_s,$rss_1,$rss_2,$rss_d,$((l1 - l0)),$((lost1 - lost0)),$(((all1 - all0) - (mine1 - mine0)))" >>"$CSV"
-	log "round $round $wl $s: $(jq -c '{rps, p50_us, p99_us, ok, net_replies}' <<<"$json")"
+	echo "$row,${d[0]},${d[1]},${d[2]},${d[3]},${d[4]},$(((jb1 - jb0) * us)),$(((js1 - js0) * us)),$(((jk1 - jk0) * us)),$(((ju1 - ju0) * us)),$rss_s,$rss_1,$rss_2,$rss_d,$((l1 - l0)),$((lost1 - lost0)),$(((all1 - all0) - (mine1 - mine0))),$(jq -r '[.lost // 0, .retransmits // ""] | @csv' <<<"$json" | tr -d '"')" >>"$CSV"
+	log "round $round $wl $s: $(jq -c '{rps, p50_us, p99_us, ok, net_replies}' <<<"$json") ($((SECONDS - t_run)) s)"
 	rm -f "$tmp"/*.log "$tmp"/*.jsonl "$tmp"/*.out
 }
 
-# --- main loop: rounds x workloads x setups, setup order rotated every round
-read -r -a setups <<<"$SETUPS"
-n=${#setups[@]}
+# --- main loop: rounds x workloads x setups; each workload's setups run in
+# an order rotated by one every round
 t_start=$(date +%s)
-log "$ROUNDS rounds x ($WORKLOADS) x ($SETUPS), ${SECS}s each after ${WARM}s warm-up"
+log "$ROUNDS rounds x ($WORKLOADS) x ($SETUPS), ${SECS}s each after ${WARM}s warm-up (UDP: ${UDP_SECS}s after ${UDP_WARM}s)"
 for ((r = 1; r <= ROUNDS; r++)); do
 	for wl in $WORKLOADS; do
+		setups=()
+		for s in $SETUPS; do runs_in "$wl" "$s" && setups+=("$s"); done
+		n=${#setups[@]}
 		for ((k = 0; k < n; k++)); do
 			run_one $r $wl "${setups[$(((k + r - 1) % n))]}"
 		done
 	done
 done
+t_main=$(date +%s)
+log "main runs took $((t_main - t_start)) s"
 
 # --- instructions per program (generated vs hand-written)
 INSN=$OUT/bench/programs.csv
 echo "object,program,type,xlated_insns,xlated_bytes,jited_bytes" >"$INSN"
-for c in adnbench-gen adnbench-ref; do
+for c in adnbench-gen adnbench-ref adnbench-udp adnbench-udpx; do
 	[ -d /sys/fs/bpf/adn/$c ] || continue
-	obj=$([ $c = adnbench-gen ] && echo "generated (build/kv/kv.bpf.o)" || echo "hand-written (build/reference/kv_chain.bpf.o)")
+	case $c in
+	adnbench-gen) obj="generated (build/kv/kv.bpf.o)" ;;
+	adnbench-ref) obj="hand-written (build/reference/kv_chain.bpf.o)" ;;
+	adnbench-udp) obj="generated UDP as placed ($udp_place_tc)" ;;
+	adnbench-udpx) obj="generated UDP forced ($udp_place_xdp)" ;;
+	esac
 	# every pinned program: prog_msg may be a dispatcher that tail-calls prog_chain
 	for pp in /sys/fs/bpf/adn/$c/prog_*; do
 		p=${pp##*/}
+		# a UDP chain also loads the socket programs, but attaches only these
+		case $c/$p in adnbench-udp*/prog_tc | adnbench-udp*/prog_xdp | adnbench-gen/* | adnbench-ref/*) ;; *) continue ;; esac
 		info=$(bpftool -j prog show pinned "$pp")
 		ni=$(bpftool prog dump xlated pinned "$pp" | grep -cE '^ *[0-9]+:')
 		echo "$obj,$p,$(jq -r '.type' <<<"$info"),$ni,$(jq -r '.bytes_xlated' <<<"$info"),$(jq -r '.bytes_jited' <<<"$info")" >>"$INSN"
@@ -408,7 +567,9 @@ fi
 t_end=$(date +%s)
 
 # --- report
-BENCH_TMP=$tmp tools/bench/report.sh "$CSV" "$INSN" "$SCALE" "$OUT" \
+BENCH_TMP=$tmp BENCH_UDP_SECS=$UDP_SECS BENCH_UDP_WARM=$UDP_WARM \
+	BENCH_UDP_PLACED="$udp_place_tc" BENCH_UDP_FORCED="$udp_place_xdp" \
+	BENCH_UDP_XDP_MODE=$([ "$XDP_NATIVE" = 1 ] && echo native || echo generic) tools/bench/report.sh "$CSV" "$INSN" "$SCALE" "$OUT" \
 	"$cpu_model" "$ncpu" "$kernel" "$today" "$cmdline" "$ROUNDS" "$SECS" "$WARM" \
 	"$hap_ver" "$((t_end - t_start))" "$ref_note"
 log "wrote $OUT/benchmarks.md, $OUT/bench/*.csv, $OUT/bench/*.svg"
