@@ -179,11 +179,15 @@ static void print_summary(const struct run *r, double secs)
 			printf("%s\"%s\": %llu", sep, name, (unsigned long long)r->by_status[s]);
 			sep = ", ";
 		}
+		struct adn_client_stats st;
+		adn_client_get_stats(r->client, &st);
 		printf("}, \"net_replies\": %llu, \"lost\": %llu, \"bad_replies\": %llu, "
+		       "\"retransmits\": %llu, "
 		       "\"seconds\": %.6f, \"rps\": %.1f, \"p50_us\": %.1f, \"p99_us\": %.1f, "
 		       "\"p999_us\": %.1f}\n",
 		       (unsigned long long)r->net_replies, (unsigned long long)r->lost,
-		       (unsigned long long)r->bad_replies, secs, rps, p50, p99, p999);
+		       (unsigned long long)r->bad_replies, (unsigned long long)st.retransmits,
+		       secs, rps, p50, p99, p999);
 		return;
 	}
 	printf("sent %llu  ok %llu  net_replies %llu\n", (unsigned long long)r->sent,

@@ -435,9 +435,8 @@ run_one() {
 			--json) || die "kv-client $s/$wl failed: $json"
 	elif [ "$kind" = udp ]; then
 		# exit 2 with a summary: some calls got no reply after every retry;
-		# they count (UNAVAILABLE) and the CSV's lost column says how many
-		# (retransmits: empty until kv-client --json reports the library's
-		# stats.retransmits)
+		# they count (UNAVAILABLE) and the CSV's lost column says how many;
+		# retransmits is the library's count of requests sent again
 		json=$(run_fg "$cg/client" $CPU_CLIENT "${cns[@]}" "$B/kv-client" --udp --host $host \
 			--port $port --user alice --duration $secs --outstanding $outst --method get \
 			--json) || jq -e '.ok > 0' <<<"$json" >/dev/null 2>&1 || die "kv-client $s/$wl failed: $json"
