@@ -75,10 +75,12 @@ $(BIN)/kv-client: $(OBJ)/examples/kv/kv_client.o $(LIBRPC)
 	@mkdir -p $(dir $@); $(CC) $(CFLAGS) $^ -lm -o $@
 
 # The paper's section 2 example: rules in examples/s2/s2.mk; the encrypt
-# element's client and server (they link OpenSSL): elements/encrypt/encrypt.mk.
+# element's client and server (they link OpenSSL): elements/encrypt/encrypt.mk;
+# the cache element's kvc client and server: elements/cache/cache.mk.
 include examples/s2/s2.mk
 include elements/encrypt/encrypt.mk
-all: $(EXAMPLE_S2) $(ELEM_ENCRYPT)
+include elements/cache/cache.mk
+all: $(EXAMPLE_S2) $(ELEM_ENCRYPT) $(ELEM_CACHE)
 
 # The hand-written reference chain (the "hand-optimized" baseline).
 # asm/types.h lives in the multiarch include dir, which -target bpf does not search

@@ -38,6 +38,9 @@ struct {
 #define ADN_MSG_CHAIN_REQUEST adn_chain_request
 #define ADN_MSG_CHAIN_RESPONSE adn_chain_response
 #endif
+#ifndef ADN_SKB_CHAIN_REQUEST
+#define ADN_SKB_CHAIN_REQUEST adn_chain_request
+#endif
 #ifndef ADN_TC_CHAIN_REQUEST
 #define ADN_TC_CHAIN_REQUEST adn_chain_request
 #define ADN_TC_CHAIN_RESPONSE adn_chain_response

@@ -27,6 +27,10 @@
 union adn_frame_buf {
 	struct adn_frame f;
 	__u32 w[ADN_FRAME_WORDS];
+	/* room for a reply's response fields (ADN_ANSWER) and for the
+	 * response fields that response sides read: the body's first
+	 * ADN_REPLY_BODY_MAX bytes */
+	__u8 b[ADN_HDR_LEN + ADN_REPLY_BODY_MAX];
 };
 
 /* Offset of kind, status and flags in the header: the 4 bytes a reply or
@@ -38,6 +42,8 @@ enum adn_dgram_action {
 	ADN_DG_STATUS, /* a response whose status an element changed: write bytes 10..13 */
 	ADN_DG_NET,    /* a request whose network fields an element changed: write them */
 	ADN_DG_REPLY,  /* a dropped request, now the network's reply: write bytes 10..13, turn around */
+	ADN_DG_ANSWER, /* a request an element answered: the frame is now the whole reply
+			  (answer_len bytes), resize, write it, turn around */
 	ADN_DG_BAD,    /* malformed: count and drop */
 };
 
@@ -45,6 +51,7 @@ struct adn_dgram {
 	union adn_frame_buf u;
 	__u32 old_word; /* header bytes 10..13 as received */
 	__u32 old_sum;  /* csum of the prefix as received (ADN_DG_NET only) */
+	__u32 answer_len; /* ADN_DG_ANSWER: bytes of the reply frame, header included */
 	struct adn_verdict v; /* a passing request: where ROUTE TO REPLICA sends it */
 };
 
@@ -129,6 +136,23 @@ adn_dgram_decide(struct adn_dgram *d, __u32 payload_len, int request, int have_p
 	}
 	if (!status)
 		return ADN_DG_PASS;
+	if (status & ADN_ANSWER_BIT) {
+		if (!xdp) {
+			/* an element answered: the reply is status OK with the
+			 * response fields it wrote after the header; the
+			 * elements before it see the reply, as for a drop */
+			d->answer_len = ADN_HDR_LEN + (status & 0xff);
+			f->hdr.len = d->answer_len;
+			f->hdr.kind = ADN_KIND_RESPONSE;
+			f->hdr.status = ADN_OK;
+			f->hdr.flags |= ADN_F_NET_REPLY;
+			adn_dgram_chain_response(xdp, f, d->v.at);
+			return ADN_DG_ANSWER;
+		}
+		/* XDP does not build replies (placement keeps such elements
+		 * at TC): never answer OK without the fields */
+		status = ADN_UNIMPLEMENTED;
+	}
 	ADN_COUNT(dropped);
 	f->hdr.kind = ADN_KIND_RESPONSE;
 	f->hdr.status = status;

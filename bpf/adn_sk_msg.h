@@ -134,6 +134,14 @@ int adn_sockops(struct bpf_sock_ops *ops)
 	__u32 zero = 0, op = ops->op;
 	int ours;
 
+#ifdef ADN_RECV_SOCKS
+	/* only the receiver's sockets asked for it (adn_recv_join) */
+	if (op == BPF_SOCK_OPS_STATE_CB) {
+		if (ops->args[1] == BPF_TCP_CLOSE)
+			adn_recv_closed(ops);
+		return 1;
+	}
+#endif
 	if (op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB &&
 	    op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
 		return 1;
@@ -160,6 +168,12 @@ int adn_sockops(struct bpf_sock_ops *ops)
 		return 1;
 	if (bpf_sock_hash_update(ops, &adn_socks, &key, BPF_NOEXIST) == 0)
 		ADN_COUNT(sockets);
+#ifdef ADN_RECV_SOCKS
+	/* The server's sockets also get the stream parser and verdict
+	 * (adn_sk_skb.h); the client's never do. */
+	if (op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
+		adn_recv_join(ops, &key);
+#endif
 	return 1;
 }
 
@@ -443,8 +457,20 @@ static int adn_walk_frame(__u32 i, void *ctx)
 
 	if (f.hdr.kind == ADN_KIND_RESPONSE) {
 		if (f.hdr.flags & ADN_F_NET_REPLY) {
-			w->end = ADN_WALK_REPLY;
-			return 1;
+			if (!(f.hdr.flags & ADN_F_RECV_REPLY)) {
+				/* made by the sender's elements: back to it */
+				w->end = ADN_WALK_REPLY;
+				return 1;
+			}
+			/* Made by the receiver's elements (adn_sk_skb.h) and sent
+			 * back by the server: it goes on to the client, and the
+			 * elements before the one that dropped the request see
+			 * it, as they would a server's response. Its status is
+			 * the network's: not rewritten. */
+			ADN_COUNT(responses);
+			ADN_MSG_CHAIN_RESPONSE(&f, (f.hdr.flags & ADN_F_AT_MASK) >> ADN_F_AT_SHIFT);
+			w->off = off + len;
+			return 0;
 		}
 		ADN_COUNT(responses);
 		status = ADN_MSG_CHAIN_RESPONSE(&f, ADN_N_ELEMENTS);

@@ -19,9 +19,14 @@
  *    and is redirected back: at an egress hook into the same device's
  *    ingress (BPF_F_INGRESS), so the client's own socket receives it; at
  *    an ingress hook out of the same device, towards the client;
+ *  - a request an element answers (ADN_ANSWER, INSERT INTO reply) becomes
+ *    the whole reply: resized to the header and the response fields the
+ *    element wrote, status OK, ADN_F_NET_REPLY, turned around and
+ *    redirected as above (adn_tc_answer);
  *  - a response (UDP from the port) runs adn_chain_response, unless the
  *    network made it (ADN_F_NET_REPLY): that one has been through the
- *    chain already;
+ *    chain already. The elements find the first bytes of its body after
+ *    the header (RESPONSE fields), zeros past its end;
  *  - a malformed datagram of the port (shorter than a header, its len
  *    field not the UDP payload length, a request too short for the
  *    network fields, the wrong kind for its direction, a fragment) is
@@ -90,6 +95,93 @@ static __always_inline int adn_tc_reply(struct __sk_buff *skb, const struct adn_
 		return TC_ACT_SHOT;
 	if (adn_tc_write_hdr_word(skb, p, d))
 		return TC_ACT_SHOT;
+	return bpf_redirect(skb->ifindex, ingress ? 0 : BPF_F_INGRESS);
+}
+
+/* A request an element answered (ADN_DG_ANSWER): d->u holds the whole
+ * reply frame, answer_len bytes, zero-padded to a whole word. The datagram
+ * is resized to it, turned around and redirected like a drop's reply.
+ * Lengths change (UDP, IP, the skb), so the UDP checksum is set anew: the
+ * pseudo-header part through BPF_F_PSEUDO_HDR (right for each skb state;
+ * at the sender's egress the skb is usually CHECKSUM_PARTIAL and the field
+ * holds only that part), then, for a skb whose field holds the full sum,
+ * the full sum computed here over the new header and payload (a
+ * non-pseudo-header replace, which the kernel applies only then). A 0
+ * ("no checksum", IPv4) stays 0. */
+static __always_inline int adn_tc_answer(struct __sk_buff *skb, const struct adn_pkt *p,
+					 struct adn_dgram *d)
+{
+	const __u32 csum_off = p->l4_off + __builtin_offsetof(struct udphdr, check);
+	int ingress = adn_tc_at_ingress(skb);
+	__u32 len = d->answer_len, words, sum;
+	__u16 old_ulen, new_ulen, check;
+	struct udphdr uh;
+	__u32 pseudo[10];
+
+	if (len < ADN_HDR_LEN || len > sizeof(d->u.b) || p->l4_off > ADN_L4_OFF_MAX)
+		return TC_ACT_SHOT;
+	/* Direct writes first: the helpers below invalidate packet pointers. */
+	if (adn_pkt_swap((void *)(long)skb->data, (void *)(long)skb->data_end, p))
+		return TC_ACT_SHOT;
+	if (bpf_skb_load_bytes(skb, p->l4_off, &uh, sizeof(uh)))
+		return TC_ACT_SHOT;
+	old_ulen = uh.len;
+	new_ulen = bpf_htons((__u16)(sizeof(uh) + len));
+	check = uh.check;
+	if (p->ipv6) {
+		const __u32 plen_off = ETH_HLEN + __builtin_offsetof(struct ipv6hdr, payload_len);
+
+		if (bpf_skb_store_bytes(skb, plen_off, &new_ulen, sizeof(new_ulen), 0) ||
+		    bpf_skb_load_bytes(skb, ETH_HLEN + __builtin_offsetof(struct ipv6hdr, saddr),
+				       pseudo, 32))
+			return TC_ACT_SHOT;
+		pseudo[8] = bpf_htonl(sizeof(uh) + len);
+		pseudo[9] = bpf_htonl(IPPROTO_UDP);
+	} else {
+		const __u32 tot_off = ETH_HLEN + __builtin_offsetof(struct iphdr, tot_len);
+		const __u32 ipsum_off = ETH_HLEN + __builtin_offsetof(struct iphdr, check);
+		__u16 old_tot, new_tot;
+
+		if (bpf_skb_load_bytes(skb, tot_off, &old_tot, sizeof(old_tot)) ||
+		    bpf_skb_load_bytes(skb, ETH_HLEN + __builtin_offsetof(struct iphdr, saddr),
+				       pseudo, 8))
+			return TC_ACT_SHOT;
+		new_tot = bpf_htons((__u16)(bpf_ntohs(old_tot) - p->payload_len + len));
+		if (bpf_l3_csum_replace(skb, ipsum_off, old_tot, new_tot, sizeof(new_tot)) ||
+		    bpf_skb_store_bytes(skb, tot_off, &new_tot, sizeof(new_tot), 0))
+			return TC_ACT_SHOT;
+		pseudo[2] = bpf_htonl((IPPROTO_UDP << 16) | (sizeof(uh) + len));
+	}
+	if (bpf_skb_change_tail(skb, p->payload_off + len, 0))
+		return TC_ACT_SHOT;
+	if (bpf_skb_store_bytes(skb, p->l4_off + __builtin_offsetof(struct udphdr, len), &new_ulen,
+				sizeof(new_ulen), 0) ||
+	    bpf_skb_store_bytes(skb, p->payload_off, d->u.b, len, 0))
+		return TC_ACT_SHOT;
+	if (check || p->ipv6) {
+		/* the pseudo-header's length, in either skb state */
+		if (bpf_l4_csum_replace(skb, csum_off, old_ulen, new_ulen,
+					BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0 | sizeof(new_ulen)))
+			return TC_ACT_SHOT;
+		if (bpf_skb_load_bytes(skb, csum_off, &check, sizeof(check)))
+			return TC_ACT_SHOT;
+		/* the full sum: pseudo-header, UDP header (check 0), payload */
+		uh.len = new_ulen;
+		uh.check = 0;
+		sum = (__u32)bpf_csum_diff(0, 0, pseudo, p->ipv6 ? 40 : 12, 0);
+		sum = (__u32)bpf_csum_diff(0, 0, (__u32 *)&uh, sizeof(uh), sum);
+		words = (len + 3) & ~3u;
+		if (words > sizeof(d->u.b))
+			return TC_ACT_SHOT;
+		sum = (__u32)bpf_csum_diff(0, 0, (__u32 *)d->u.b, words, sum);
+		sum = (sum & 0xffff) + (sum >> 16);
+		sum = (sum & 0xffff) + (sum >> 16);
+		/* field ~check -> ~full: the kernel writes ~(check - ~check + ~full)
+		 * = full, for a skb that is not CHECKSUM_PARTIAL only */
+		if (bpf_l4_csum_replace(skb, csum_off, (__u16)~check, (__u16)sum,
+					BPF_F_MARK_MANGLED_0 | sizeof(check)))
+			return TC_ACT_SHOT;
+	}
 	return bpf_redirect(skb->ifindex, ingress ? 0 : BPF_F_INGRESS);
 }
 
@@ -182,13 +274,21 @@ int adn_tc(struct __sk_buff *skb)
 
 	/* The prefix is copied with bpf_skb_load_bytes: it may lie in paged
 	 * data, and elements read it from the stack. */
-	d.u.w[ADN_FRAME_WORDS - 1] = 0;
+	__builtin_memset(&d.u, 0, sizeof(d.u));
 	have_prefix = p.payload_len >= ADN_FRAME_PREFIX;
-	if (have_prefix) {
+	if (!p.request) {
+		/* a response: the header and the first bytes of its body, for
+		 * response sides that read response fields (zeros past its end) */
+		__u32 n = p.payload_len;
+
+		if (n > sizeof(d.u))
+			n = sizeof(d.u);
+		if (n < ADN_HDR_LEN || bpf_skb_load_bytes(skb, p.payload_off, &d.u, n))
+			goto bad;
+	} else if (have_prefix) {
 		if (bpf_skb_load_bytes(skb, p.payload_off, &d.u.f, ADN_FRAME_PREFIX))
 			goto bad;
 	} else {
-		__builtin_memset(&d.u, 0, sizeof(d.u));
 		if (bpf_skb_load_bytes(skb, p.payload_off, &d.u.f.hdr, ADN_HDR_LEN))
 			goto bad;
 	}
@@ -206,6 +306,8 @@ int adn_tc(struct __sk_buff *skb)
 		return adn_tc_route(skb, &p, &d) ? TC_ACT_SHOT : TC_ACT_OK;
 	case ADN_DG_REPLY:
 		return adn_tc_reply(skb, &p, &d);
+	case ADN_DG_ANSWER:
+		return adn_tc_answer(skb, &p, &d);
 	default:
 		break;
 	}

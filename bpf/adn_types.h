@@ -79,6 +79,16 @@ struct adn_verdict {
  * changed its network fields: the runtime writes them back into the frame. */
 #define ADN_PASS_REWRITE 0x100
 
+/* An element that answers a request itself (INSERT INTO reply) returns
+ * ADN_ANSWER(n): it wrote the n bytes of the method's response fields
+ * into the frame right after the header (n <= ADN_REPLY_BODY_MAX), and the
+ * runtime turns the request into the network's reply, status OK, with
+ * those fields (bpf/adn_dgram.h, adn_tc.h). Only the TC runtime builds
+ * such a reply: the compiler refuses the statement over TCP. */
+#define ADN_ANSWER_BIT 0x200
+#define ADN_ANSWER(n) (ADN_ANSWER_BIT | (n))
+#define ADN_REPLY_BODY_MAX 64
+
 /* Meta text for the loader: ELF section .adn.meta, see docs/internals.md. */
 #define ADN_META(text) \
 	__attribute__((section(".adn.meta"), used)) static const char adn_meta[] = text

@@ -34,6 +34,7 @@ struct field_decl { /* `name type` in a service method or an element */
 	const char *name;
 	struct type type;
 	struct loc loc;
+	bool response; /* element: `RESPONSE name type`, a field of the response */
 };
 struct expr;
 
@@ -111,6 +112,8 @@ struct expr {
 	int func;         /* EX_CALL: enum builtin_func */
 	int like_len;     /* EX_BINARY 'L': bytes of the prefix; -1: exact match */
 	const char *like_str; /* the pattern without '%' and escapes */
+	int resp_off;     /* REF_FIELD of a RESPONSE field: its offset in the response
+			     body of the statement's method (set per chain) */
 };
 
 enum builtin_func { FN_NONE, FN_RANDOM, FN_NOW, FN_HASH, FN_MIN, FN_MAX, FN_LOG2 };
@@ -186,6 +189,7 @@ enum stmt_kind {
 	ST_UPDATE, /* UPDATE target SET c = e, ... [FROM input JOIN ...] [WHERE ...] */
 	ST_DELETE, /* DELETE FROM target WHERE key = v ... */
 	ST_ROUTE,  /* ROUTE TO REPLICA exprs[0] [FROM input JOIN ...] [WHERE ...] */
+	ST_REPLY,  /* INSERT INTO reply SELECT v AS f, ... (resolve turns the ST_INSERT into it) */
 };
 
 struct set_clause { /* c = value in UPDATE */
@@ -224,6 +228,17 @@ struct select_insert {
 	struct join_clause target_join; /* UPDATE/DELETE: the target row, looked up by key */
 	struct expr **filters;    /* UPDATE/DELETE: WHERE conjuncts that are not the key */
 	size_t n_filters, cap_filters;
+	/* INSERT INTO reply SELECT v AS f, ...: the network answers the request */
+	struct name_ref *as_names; /* per expr: `AS name` (name NULL if none) */
+	bool to_reply;
+	struct field_decl **reply_field; /* per expr: the element's RESPONSE field it gives */
+	int *reply_off;            /* per expr: offset in the response body (per chain) */
+	int reply_size;            /* fixed size of the method's response (per chain) */
+	/* the method a statement that answers or reads response fields is about:
+	 * the `method = 'name'` conjunct of its WHERE (NULL if none) */
+	struct expr *resp_method;
+	struct expr **resp_reads;  /* RESPONSE fields read by the statement */
+	size_t n_resp_reads, cap_resp_reads;
 };
 
 enum direction { DIR_REQUEST, DIR_RESPONSE };
@@ -261,6 +276,7 @@ struct element_decl {
 	size_t n_writes, cap_writes;
 	bool routes;                /* has a ROUTE TO REPLICA (ON REQUEST) */
 	struct loc route_loc;
+	bool answers;               /* has an INSERT INTO reply (ON REQUEST) */
 	struct expr **method_names; /* 'name' literals compared with METHOD: checked per chain */
 	size_t n_method_names, cap_method_names;
 };
@@ -295,7 +311,8 @@ struct chain_use {
 	size_t n_rules, cap_rules;
 	/* resolved */
 	struct element_decl *elem;
-	const struct field_decl **field_src; /* per element field: the service's request field */
+	const struct field_decl **field_src; /* per element field: the service's request field
+						(RESPONSE fields: a response field of that name) */
 	struct expr **param_value;           /* per param: chain override or DEFAULT */
 };
 

@@ -300,6 +300,12 @@ static void emit_case(struct cg *g, const struct expr *e)
 	sb_puts(g->out, ")");
 }
 
+/* The cast that sign-extends a loaded n-byte value. */
+static const char *signed_cast(int n)
+{
+	return n == 1 ? "((__s8)" : n == 2 ? "((__s16)" : n == 4 ? "((__s32)" : "((__s64)";
+}
+
 void cg_emit_expr(struct cg *g, const struct expr *e)
 {
 	const struct ir_element *el = g->el;
@@ -332,6 +338,21 @@ void cg_emit_expr(struct cg *g, const struct expr *e)
 	case EX_NAME:
 		switch (e->ref) {
 		case REF_FIELD:
+			if (e->field->response) {
+				/* a response field: the runtime copied the response's
+				 * first bytes after the header (bpf/adn_dgram.h) */
+				int n = type_size(e->type);
+				if (e->type.kind == TY_CHAR) {
+					sb_printf(g->out, "((const __u8 *)f + ADN_HDR_LEN + %d)", e->resp_off);
+					break;
+				}
+				g->used_ld |= 1u << cg_log2_bytes(n);
+				sb_printf(g->out, "%sadn_gen_ld%d((const __u8 *)f + ADN_HDR_LEN + %d /* %s */)%s",
+					  type_is_signed(e->type) ? signed_cast(n) : "",
+					  n * 8, e->resp_off, ir_field_source(el, e->field),
+					  type_is_signed(e->type) ? ")" : "");
+				break;
+			}
 			sb_printf(g->out, "f->net.%s", ir_field_source(el, e->field));
 			break;
 		case REF_PARAM:

@@ -78,9 +78,10 @@ void codegen_plan(struct strbuf *o, const struct ir_chain *ir)
 		sb_puts(o, ",\n     \"drop_status\": ");
 		sb_json_str(o, status_name(e->decl->drop_code));
 		sb_printf(o, ",\n     \"on_request\": %s, \"on_response\": %s,"
-			     " \"can_drop_request\": %s, \"can_drop_response\": %s,\n",
+			     " \"can_drop_request\": %s, \"can_drop_response\": %s, \"answers\": %s,\n",
 			  e->has[0] ? "true" : "false", e->has[1] ? "true" : "false",
-			  e->can_drop[0] ? "true" : "false", e->can_drop[1] ? "true" : "false");
+			  e->can_drop[0] ? "true" : "false", e->can_drop[1] ? "true" : "false",
+			  e->answers ? "true" : "false");
 		sb_puts(o, "     \"fields_read\": ");
 		json_names(o, e->reads, e->n_reads);
 		sb_puts(o, ", \"fields_written\": ");
@@ -217,7 +218,7 @@ void codegen_explain(struct strbuf *o, const struct ir_chain *ir)
 		const struct ir_element *e = &ir->elems[i];
 		sb_printf(o, "  %zu. %-16s [%s] request: %-12s response: %-12s drops with %s\n", i, e->decl->name,
 			  ir_place_name(e->place),
-			  !e->has[0] ? "-" : e->can_drop[0] ? "may drop" : "passes",
+			  !e->has[0] ? "-" : e->answers ? "may answer" : e->can_drop[0] ? "may drop" : "passes",
 			  !e->has[1] ? "-" : e->can_drop[1] ? "may drop" : "passes",
 			  status_name(e->decl->drop_code));
 		sb_puts(o, "       reads:");

@@ -141,6 +141,50 @@ static void emit_route(struct cg *g, const char *ind, const struct select_insert
 	sb_puts(g->out, "));\n");
 }
 
+/* INSERT INTO reply SELECT v AS f, ...: the network answers the request.
+ * The values first (they may read request fields, which the reply
+ * overwrites), then the response body into the frame after the header,
+ * zero-padded to whole words (the runtime sums it for the UDP checksum);
+ * the runtime turns the datagram into the reply (bpf/adn_tc.h). */
+static void emit_reply(struct cg *g, const char *ind, const struct select_insert *s)
+{
+	char tmp[32];
+
+	cg_emit_joins(g, ind, s, "break");
+	cg_emit_where(g, ind, s, "break");
+	for (size_t i = 0; i < s->n_exprs; i++) {
+		struct type t = s->reply_field[i]->type;
+		snprintf(tmp, sizeof(tmp), "adn_r%zu", i);
+		if (t.kind == TY_CHAR) {
+			sb_printf(g->out, "%schar %s[%d];\n\n%s__builtin_memset(%s, 0, sizeof(%s));\n", ind, tmp,
+				  t.len, ind, tmp, tmp);
+			cg_emit_store(g, ind, tmp, t, s->exprs[i]);
+			continue;
+		}
+		sb_printf(g->out, "%s__u%d %s = ", ind, type_size(t) * 8, tmp);
+		cg_emit_expr(g, s->exprs[i]);
+		sb_puts(g->out, ";\n");
+	}
+	if (s->reply_size > 0)
+		sb_printf(g->out, "%s__builtin_memset((__u8 *)f + ADN_HDR_LEN, 0, %d);\n", ind,
+			  (s->reply_size + 3) / 4 * 4);
+	for (size_t i = 0; i < s->n_exprs; i++) {
+		struct type t = s->reply_field[i]->type;
+		const char *name = ir_field_source(g->el, s->reply_field[i]);
+		if (t.kind == TY_CHAR) {
+			sb_printf(g->out, "%s__builtin_memcpy((__u8 *)f + ADN_HDR_LEN + %d, adn_r%zu, %d); /* %s */\n",
+				  ind, s->reply_off[i], i, t.len, name ? name : "?");
+			continue;
+		}
+		int n = type_size(t);
+		g->used_st |= 1u << cg_log2_bytes(n);
+		sb_printf(g->out, "%sadn_gen_st%d((__u8 *)f + ADN_HDR_LEN + %d, adn_r%zu); /* %s */\n", ind, n * 8,
+			  s->reply_off[i], i, name ? name : "?");
+	}
+	sb_printf(g->out, "%sreturn ADN_ANSWER(%d); /* the network answers: status OK, %d bytes of response fields */\n",
+		  ind, s->reply_size, s->reply_size);
+}
+
 void cg_emit_write(struct cg *g, const char *ind, const struct select_insert *s)
 {
 	switch (s->kind) {
@@ -155,6 +199,9 @@ void cg_emit_write(struct cg *g, const char *ind, const struct select_insert *s)
 		break;
 	case ST_ROUTE:
 		emit_route(g, ind, s);
+		break;
+	case ST_REPLY:
+		emit_reply(g, ind, s);
 		break;
 	}
 }

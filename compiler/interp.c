@@ -266,6 +266,7 @@ struct ctx {
 	const struct interp_env *env;
 	struct joined rows[MAX_JOINS + 1];
 	size_t n_rows;
+	struct interp_verdict *route; /* where ROUTE TO REPLICA writes, or NULL */
 };
 
 static uint64_t load_le(const uint8_t *p, int n)
@@ -310,6 +311,8 @@ static const uint8_t *name_addr(const struct ctx *c, const struct expr *e)
 {
 	switch (e->ref) {
 	case REF_FIELD: {
+		if (e->field->response) /* the response's bytes after the header */
+			return e->resp_off >= 0 ? c->f + HDR_LEN + e->resp_off : NULL;
 		const struct ir_net_field *nf = ir_net_field(c->in->ir, ir_field_source(c->e, e->field));
 		return nf ? c->f + HDR_LEN + nf->offset : NULL;
 	}
@@ -687,9 +690,28 @@ static void exec_delete(struct ctx *c, const struct select_insert *s)
 	interp_table_delete(t, c->rows[c->n_rows - (found ? 1 : 0)].key);
 }
 
-/* One element, one direction: 0 (pass) or its drop status. */
+/* INSERT INTO reply: true if it answers; the response fields are then in
+ * the frame after the header (zero-padded to whole words), as the
+ * generated code writes them. */
+static bool exec_reply(struct ctx *c, const struct select_insert *s)
+{
+	uint8_t tmp[16][256];
+	size_t n = s->n_exprs < 16 ? s->n_exprs : 16;
+
+	if (!joins_and_where(c, s) || s->reply_size < 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		store(c, tmp[i], s->reply_field[i]->type, s->exprs[i]);
+	memset(c->f + HDR_LEN, 0, (size_t)(s->reply_size + 3) / 4 * 4);
+	for (size_t i = 0; i < n; i++)
+		memcpy(c->f + HDR_LEN + s->reply_off[i], tmp[i], (size_t)type_size(s->reply_field[i]->type));
+	return true;
+}
+
+/* One element, one direction: 0 (pass), its drop status, or
+ * INTERP_ANSWER(n) when it answered. */
 static int run_element(struct interp *in, const struct ir_element *e, enum direction d, uint8_t *f,
-		       const struct interp_env *env, int *rw)
+		       const struct interp_env *env, int *rw, struct interp_verdict *route)
 {
 	const struct on_block *on = &e->decl->on[d];
 	bool has_output = false, passed = false;
@@ -699,6 +721,7 @@ static int run_element(struct interp *in, const struct ir_element *e, enum direc
 	c->e = e;
 	c->f = f;
 	c->env = env;
+	c->route = route;
 	for (size_t i = 0; i < on->n_stmts; i++) {
 		const struct select_insert *s = &on->stmts[i];
 		c->n_rows = 0;
@@ -713,7 +736,17 @@ static int run_element(struct interp *in, const struct ir_element *e, enum direc
 			exec_update(c, s, rw);
 		} else if (s->kind == ST_DELETE) {
 			exec_delete(c, s);
-		} /* other statements (ROUTE TO REPLICA) choose a path: not modeled */
+		} else if (s->kind == ST_REPLY) {
+			if (exec_reply(c, s)) {
+				free(c);
+				return INTERP_ANSWER_CODE(s->reply_size);
+			}
+		} else if (s->kind == ST_ROUTE) {
+			if (joins_and_where(c, s) && c->route) {
+				c->route->routed = true;
+				c->route->route = eval(c, s->exprs[0]);
+			}
+		}
 	}
 	free(c);
 	return has_output && passed ? 0 : e->decl->drop_code;
@@ -724,20 +757,26 @@ static bool runs(const struct ir_element *e, enum direction d)
 	return !e->decl->in_app && e->place != PLACE_APP && e->has[d];
 }
 
-int interp_chain_request(struct interp *in, uint8_t *prefix, const struct interp_env *env, uint32_t *at)
+static int chain_request(struct interp *in, uint8_t *prefix, const struct interp_env *env, uint32_t *at,
+			 struct interp_verdict *route)
 {
 	int rw = 0;
 	for (size_t i = 0; i < in->ir->n_elems; i++) {
 		const struct ir_element *e = &in->ir->elems[i];
 		if (!runs(e, DIR_REQUEST))
 			continue;
-		int st = run_element(in, e, DIR_REQUEST, prefix, env, &rw);
+		int st = run_element(in, e, DIR_REQUEST, prefix, env, &rw, route);
 		if (st) {
 			*at = (uint32_t)i;
 			return st;
 		}
 	}
 	return rw ? INTERP_PASS_REWRITE : 0;
+}
+
+int interp_chain_request(struct interp *in, uint8_t *prefix, const struct interp_env *env, uint32_t *at)
+{
+	return chain_request(in, prefix, env, at, NULL);
 }
 
 int interp_chain_response(struct interp *in, uint8_t *prefix, uint32_t from, const struct interp_env *env)
@@ -747,7 +786,7 @@ int interp_chain_response(struct interp *in, uint8_t *prefix, uint32_t from, con
 		const struct ir_element *e = &in->ir->elems[i];
 		if (!runs(e, DIR_RESPONSE))
 			continue;
-		int st = run_element(in, e, DIR_RESPONSE, prefix, env, &rw);
+		int st = run_element(in, e, DIR_RESPONSE, prefix, env, &rw, NULL);
 		if (st)
 			return st;
 	}
@@ -759,6 +798,8 @@ void interp_datagram(struct interp *in, uint8_t *frame, size_t len, int request,
 		     const struct interp_env *env, struct interp_verdict *v)
 {
 	size_t plen = HDR_LEN + (size_t)in->ir->net_size;
+	/* the runtime's buffer: the prefix, or room for a reply's fields */
+	size_t blen = plen > INTERP_ANSWER_MAX ? plen : INTERP_ANSWER_MAX;
 	uint8_t *pre;
 
 	memset(v, 0, sizeof(*v));
@@ -768,8 +809,10 @@ void interp_datagram(struct interp *in, uint8_t *frame, size_t len, int request,
 		v->action = INTERP_BAD;
 		return;
 	}
-	pre = calloc(1, plen);
-	memcpy(pre, frame, len < plen ? len : plen);
+	pre = calloc(1, blen + 4);
+	/* a request: the prefix; a response: its first bytes (response sides
+	 * may read response fields; zeros past its end) */
+	memcpy(pre, frame, len < (request ? plen : blen) ? len : (request ? plen : blen));
 	if (!request) {
 		uint16_t flags = (uint16_t)load_le(frame + 12, 2);
 		int st = flags & F_NET_REPLY ? 0 : interp_chain_response(in, pre, (uint32_t)in->ir->n_elems, env);
@@ -797,11 +840,25 @@ void interp_datagram(struct interp *in, uint8_t *frame, size_t len, int request,
 		return;
 	}
 	uint32_t at = 0;
-	int st = interp_chain_request(in, pre, env, &at);
+	int st = chain_request(in, pre, env, &at, v);
 	if (st == INTERP_PASS_REWRITE) {
 		memcpy(frame + HDR_LEN, pre + HDR_LEN, (size_t)in->ir->net_size);
 		v->action = INTERP_REWRITE;
+	} else if (st & INTERP_ANSWER_BIT) {
+		/* the network's reply with the response fields the element
+		 * wrote: status OK, the elements before it see it */
+		v->routed = false;
+		v->len = HDR_LEN + (size_t)(st & 0xff);
+		store_le(pre, 4, v->len);
+		pre[10] = KIND_RESPONSE;
+		pre[11] = 0;
+		store_le(pre + 12, 2, load_le(pre + 12, 2) | F_NET_REPLY);
+		v->action = INTERP_ANSWER;
+		v->at = (int)at;
+		interp_chain_response(in, pre, at, env);
+		memcpy(frame, pre, v->len);
 	} else if (st) {
+		v->routed = false;
 		/* the reply: header bytes 10..13 change, rewrites are not written */
 		pre[10] = KIND_RESPONSE;
 		pre[11] = (uint8_t)st;

@@ -39,14 +39,26 @@ enum interp_action {
 	INTERP_REPLY,   /* a request turned into the network's reply (dropped) */
 	INTERP_STATUS,  /* a response whose status an element changed */
 	INTERP_BAD,     /* malformed: the runtime drops and counts it */
+	INTERP_ANSWER,  /* a request an element answered (INSERT INTO reply): the
+			   frame is now the network's reply, status OK, len bytes */
 };
 
 struct interp_verdict {
 	enum interp_action action;
 	int status; /* REPLY: the drop status; STATUS: the status written */
-	int at;     /* REPLY: index (execution order) of the dropping element,
-		       -1 when the layout check answered */
+	int at;     /* REPLY, ANSWER: index (execution order) of the dropping or
+		       answering element, -1 when the layout check answered */
+	size_t len; /* ANSWER: bytes of the reply, written over the frame (the
+		       caller's buffer must hold INTERP_ANSWER_MAX bytes) */
+	bool routed;    /* a passing request that ROUTE TO REPLICA chose a */
+	uint64_t route; /* replica for: replica route % n of the set */
 };
+
+/* What an answering element returns from the chain functions (bpf/adn_types.h
+ * ADN_ANSWER), and the largest reply the network builds. */
+#define INTERP_ANSWER_BIT 0x200
+#define INTERP_ANSWER_CODE(n) (INTERP_ANSWER_BIT | (n))
+#define INTERP_ANSWER_MAX (16 + 64)
 
 /* The bit adn_chain_request() ORs into its result when a field changed. */
 #define INTERP_PASS_REWRITE 0x100
@@ -65,8 +77,10 @@ void interp_datagram(struct interp *in, uint8_t *frame, size_t len, int request,
 		     const struct interp_env *env, struct interp_verdict *v);
 
 /* The chain functions themselves (docs/internals.md §3) on a frame prefix of
- * 16 + ir->net_size bytes: 0, INTERP_PASS_REWRITE, or the status of the
- * first element that dropped the request (*at = its index). */
+ * 16 + ir->net_size bytes (at least INTERP_ANSWER_MAX if an element
+ * answers or reads response fields): 0, INTERP_PASS_REWRITE, the status of
+ * the first element that dropped the request (*at = its index), or
+ * INTERP_ANSWER_CODE(n) from the element that answered. */
 int interp_chain_request(struct interp *in, uint8_t *prefix, const struct interp_env *env,
 			 uint32_t *at);
 /* Response sides of elements from-1 .. 0: 0 or the status to write. */

@@ -80,6 +80,7 @@ static void lower_element(struct arena *a, struct ir_chain *ir, struct ir_elemen
 			add_name(a, &e->writes, &e->n_writes, &cap_writes, src);
 	}
 	e->routes = el->routes;
+	e->answers = el->answers;
 	for (int d = DIR_REQUEST; d <= DIR_RESPONSE; d++) {
 		const struct on_block *on = &el->on[d];
 		bool passes = false;
@@ -97,7 +98,9 @@ static void lower_element(struct arena *a, struct ir_chain *ir, struct ir_elemen
 			if (s->to_output && !s->n_joins && !s->where)
 				passes = true;
 		}
-		e->can_drop[d] = on->present && !passes;
+		/* an answer stops the request like a drop (the caller sees who
+		 * answered first): reordering treats it as one */
+		e->can_drop[d] = on->present && (!passes || (d == DIR_REQUEST && el->answers));
 	}
 	(void)ir;
 }

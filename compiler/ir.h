@@ -84,6 +84,8 @@ struct ir_element {
 	size_t n_writes;
 	bool has[2];      /* ON REQUEST / ON RESPONSE present */
 	bool routes;      /* ROUTE TO REPLICA: the map <element>__replicas */
+	bool answers;     /* INSERT INTO reply: the network answers some requests
+			     itself (only at TC, and so only over UDP) */
 	bool can_drop[2];
 	const char **tables_read, **tables_written;
 	size_t n_tables_read, n_tables_written, cap_tr, cap_tw;

@@ -27,7 +27,7 @@ static void usage(FILE *out)
 	      "  --fold-params     compile parameters in as constants (adnctl param has no effect)\n"
 	      "  --verify          load the object into the kernel verifier (root); a rejection\n"
 	      "                    is reported at the DSL line that produced the code\n"
-	      "  --place E=HOOK    run element E at HOOK (sk_msg, tc, xdp, app): for testing;\n"
+	      "  --place E=HOOK    run element E at HOOK (sk_msg, sk_skb, tc, xdp, app): for testing;\n"
 	      "                    refused with a reason when E cannot run there\n"
 	      "  --hook HOOK       run every kernel element at HOOK\n"
 	      "  --target offload  also build <chain>.offload.bpf.o: the elements that fit a\n"

@@ -127,6 +127,8 @@ static void check_stmt(struct ocheck *c, const struct select_insert *s)
 {
 	if (s->kind == ST_ROUTE)
 		fail(c, s->loc, "offload: ROUTE TO REPLICA redirects to a socket (SOCKHASH, bpf_msg_redirect_hash), which the NIC does not have");
+	if (s->kind == ST_REPLY)
+		fail(c, s->loc, "offload: INSERT INTO reply builds a reply of another length (bpf_skb_change_tail, a new UDP checksum with bpf_csum_diff), which the NIC does not offer");
 	if (s->kind == ST_UPDATE && s->to_input)
 		fail(c, s->loc, "offload: UPDATE input rewrites the request, and fixing the UDP checksum over the new fields needs bpf_csum_diff, which the NIC does not offer");
 	if (s->kind == ST_UPDATE && s->table) {

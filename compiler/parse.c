@@ -393,7 +393,7 @@ static void parse_field_list(struct parser *p, struct field_decl **items, size_t
 		return;
 	do {
 		struct name_ref name = expect_name(p, "a field name");
-		struct field_decl f = { name.name, parse_type(p), name.loc };
+		struct field_decl f = { name.name, parse_type(p), name.loc, false };
 		*items = arena_grow(p->a, *items, sizeof(**items), *n, cap);
 		(*items)[(*n)++] = f;
 	} while (accept(p, TOK_COMMA));
@@ -553,10 +553,21 @@ static void parse_select(struct parser *p, struct select_insert *s)
 	if (accept(p, TOK_STAR)) {
 		s->star = true;
 	} else {
+		bool any_as = false;
+		struct name_ref *as = NULL;
+		size_t n_as = 0, cap_as = 0;
 		do {
 			struct expr *e = parse_expr(p);
+			struct name_ref a = { 0 };
 			ARENA_PUSH(p->a, s->exprs, s->n_exprs, s->cap_exprs, e);
+			if (accept_kw(p, "AS")) {
+				a = expect_name(p, "a name after AS");
+				any_as = true;
+			}
+			ARENA_PUSH(p->a, as, n_as, cap_as, a);
 		} while (accept(p, TOK_COMMA));
+		if (any_as)
+			s->as_names = as;
 	}
 	expect_kw(p, "FROM");
 	s->from = expect_name(p, "'input' after FROM");
@@ -800,8 +811,15 @@ static void parse_element(struct parser *p, struct program *prog, size_t start)
 				pd.def = parse_literal(p);
 				ARENA_PUSH(p->a, el->params, el->n_params, el->cap_params, pd);
 			} else {
-				struct name_ref fn = expect_name(p, "a field name or PARAM");
-				struct field_decl f = { fn.name, parse_type(p), fn.loc };
+				/* RESPONSE name type: a field of the response (a field
+				 * may itself be called `response`: `response BOOL`) */
+				bool resp = tok_is_kw(peek(p), "RESPONSE") &&
+					    peek_at(p, 1)->kind == TOK_IDENT &&
+					    peek_at(p, 2)->kind == TOK_IDENT;
+				if (resp)
+					next(p);
+				struct name_ref fn = expect_name(p, "a field name, RESPONSE or PARAM");
+				struct field_decl f = { fn.name, parse_type(p), fn.loc, resp };
 				ARENA_PUSH(p->a, el->fields, el->n_fields, el->cap_fields, f);
 			}
 		} while (accept(p, TOK_COMMA));

@@ -2,8 +2,10 @@
  *
  * 1. Capabilities. A user-defined element (IMPLEMENTED IN APP) has no eBPF
  *    implementation: only the RPC library runs it. A SQL element runs in
- *    the kernel: over TCP only the sender's sk_msg sees whole frames (the
- *    receiver's sk_skb is not available in this version); over UDP one
+ *    the kernel: over TCP the sockets see whole frames, the sender's
+ *    sk_msg and the receiver's sk_skb (stream parser + verdict, request
+ *    side; the response side of an element placed there runs in the
+ *    server's sk_msg, when the response leaves the server); over UDP one
  *    datagram is one RPC, so TC (the client's egress for requests, its
  *    ingress for responses) and XDP (the server's ingress, requests only)
  *    can run it.
@@ -13,7 +15,10 @@
  * 3. Cost model: kernel elements keep chain order along the path (sender
  *    hooks before receiver hooks); among what is left, the earliest hook
  *    wins (a drop costs least before the request leaves the client, and
- *    every element on one hook shares one program and one parse).
+ *    every element on one hook shares one program and one parse). The
+ *    receiver's sk_skb is chosen only when a constraint (AT RECEIVER, an
+ *    earlier element at the receiver, --place) asks for it: strparser
+ *    costs about 1.5 us per frame (docs/kernel-notes.md).
  *    User-defined elements touch only payload the kernel never reads, so
  *    they do not take part in the ordering. */
 #include <string.h>
@@ -85,9 +90,16 @@ static const char *why_not(struct arena *a, const struct ir_chain *ir, const str
 		return arena_printf(a, "element '%s' has no userspace implementation (only IMPLEMENTED IN APP elements run in the RPC library)",
 				    n);
 	case PLACE_SK_SKB:
-		return arena_printf(a, "the receiver's socket hook (sk_skb) is not available in this version; %s",
-				    ir->udp ? "over UDP use XDP at the receiver" :
-					      "over TCP kernel elements run at the sender's sk_msg (TRANSPORT UDP allows XDP at the receiver)");
+		if (ir->udp)
+			return arena_printf(a, "sk_skb sees TCP streams only, and service '%s' is TRANSPORT UDP (XDP runs elements at the receiver over UDP)",
+					    ir->svc->name);
+		if (e->routes)
+			return arena_printf(a, "'%s' routes requests (ROUTE TO REPLICA), which must happen before they leave the client: the sender's sk_msg, not the receiver's sk_skb",
+					    n);
+		if (ir->n_elems > 255)
+			return arena_printf(a, "a chain with elements at the receiver's sk_skb has at most 255 elements (the index of the element that dropped a request travels in its reply's header), and chain '%s' has %zu",
+					    ir->chain->name, ir->n_elems);
+		return NULL;
 	case PLACE_SK_MSG:
 		return ir->udp ? arena_printf(a, "sk_msg sees TCP streams only, and service '%s' is TRANSPORT UDP",
 					      ir->svc->name) : NULL;
@@ -98,6 +110,9 @@ static const char *why_not(struct arena *a, const struct ir_chain *ir, const str
 					    p == PLACE_TC ? "TC" : "XDP", ir->svc->name);
 		if (p == PLACE_XDP && e->has[DIR_RESPONSE])
 			return arena_printf(a, "XDP at the server's ingress runs request elements only, and '%s' has an ON RESPONSE side",
+					    n);
+		if (p == PLACE_XDP && e->answers)
+			return arena_printf(a, "'%s' answers requests (INSERT INTO reply), and XDP at the server's ingress does not build replies: TC at the client's egress does",
 					    n);
 		if (p == PLACE_XDP && e->routes)
 			return arena_printf(a, "'%s' routes requests (ROUTE TO REPLICA), which must happen before they leave the client: TC at its egress, not XDP at a server",
@@ -126,8 +141,11 @@ static const char *rule_conflict(struct arena *a, const struct ir_chain *ir, con
 	/* the location the rule asks for that the element could not take */
 	for (int p = PLACE_SK_MSG; p < PLACE_COUNT; p++) {
 		const char *why;
-		if (!(want & IR_PLACE_BIT(p)) || (p == PLACE_SK_SKB && want != IR_PLACE_BIT(p) &&
-						   ir->udp))
+		/* of a rule that allows more than one hook, the hooks of the
+		 * other transport say nothing useful */
+		if (!(want & IR_PLACE_BIT(p)) || (want != IR_PLACE_BIT(p) &&
+						  ((p == PLACE_SK_SKB && ir->udp) ||
+						   ((p == PLACE_XDP || p == PLACE_TC) && !ir->udp))))
 			continue;
 		if (p == PLACE_APP && r != RULE_IN_APP && !e->decl->in_app)
 			continue; /* a kernel element is not expected in the app */
@@ -160,6 +178,12 @@ static const char *default_reason(struct arena *a, const struct ir_chain *ir, en
 		return "TCP: the sender's sk_msg is the earliest hook that sees whole frames (a dropped request never leaves the client); every element here shares one program and one parse";
 	case PLACE_TC:
 		return "UDP: TC at the client's egress is the earliest hook that sees every datagram (a dropped request never reaches the wire), responses at its ingress; every element here shares one program and one parse";
+	case PLACE_SK_SKB:
+		if (at_receiver)
+			return "AT RECEIVER over TCP: the server's sk_skb stream verdict, the only hook on the receiving host that sees whole frames (a stream parser run per frame, ~1.5 us); its response side runs in the server's sk_msg";
+		if (after_receiver)
+			return "an earlier element of the chain runs at the receiver, so this one must too (chain order): the server's sk_skb stream verdict";
+		return "TCP: the server's sk_skb stream verdict";
 	case PLACE_XDP:
 		if (at_receiver)
 			return "AT RECEIVER over UDP: XDP at the server's ingress, the earliest hook on the receiving host";
@@ -238,14 +262,16 @@ bool ir_place(struct arena *a, struct diag *d, struct ir_chain *ir,
 		} else {
 			/* cost model: the earliest stage chain order allows, then
 			 * the hook order sk_msg, tc, xdp, app */
-			static const enum ir_place pref[] = { PLACE_SK_MSG, PLACE_TC, PLACE_XDP, PLACE_APP };
+			static const enum ir_place pref[] = { PLACE_SK_MSG, PLACE_TC, PLACE_XDP, PLACE_SK_SKB,
+							      PLACE_APP };
 			for (size_t k = 0; k < sizeof(pref) / sizeof(pref[0]) && p == PLACE_NONE; k++)
 				if ((set & IR_PLACE_BIT(pref[k])) &&
 				    (pref[k] == PLACE_APP || stage(pref[k]) >= cur_stage) &&
 				    (!at_receiver || stage(pref[k]) == 1 || pref[k] == PLACE_APP))
 					p = pref[k];
 			if (p == PLACE_NONE) {
-				const char *why = receiver_el ? why_not(a, ir, e, PLACE_XDP) : NULL;
+				const char *why = receiver_el ? why_not(a, ir, e, ir->udp ? PLACE_XDP : PLACE_SK_SKB) :
+								NULL;
 				if (receiver_el)
 					diag_error(d, u->element.loc, "element '%s' comes after '%s' in the chain, which runs at the receiver, but cannot run there: %s",
 						   e->decl->name, receiver_el->decl->name,

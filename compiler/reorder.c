@@ -49,6 +49,9 @@ static const char *refusal(struct arena *a, const struct ir_element *e, const st
 	if (e->place != d->place)
 		return arena_printf(a, "'%s' runs at %s and '%s' at %s: elements do not move between hooks",
 				    e->decl->name, ir_place_name(e->place), d->decl->name, ir_place_name(d->place));
+	if (e->answers)
+		return arena_printf(a, "'%s' answers some requests itself (INSERT INTO reply); which of the two stops a request first is what the caller sees",
+				    e->decl->name);
 	if (e->can_drop[DIR_REQUEST])
 		return arena_printf(a, "'%s' can drop requests too (status %s); which drop comes first is what the caller sees",
 				    e->decl->name, status_name(e->decl->drop_code));

@@ -194,6 +194,18 @@ void rs_use_field(struct resolver *r, struct scope *s, struct expr *e, struct fi
 	e->ref = REF_FIELD;
 	e->field = f;
 	e->type = f->type;
+	if (f->response) {
+		/* a field of the response: read from the response frame, at the
+		 * offset of the statement's method (set per chain) */
+		if (s->dir == DIR_REQUEST || !s->sel) {
+			diag_error(r->d, e->loc, "response field '%s' can be read only ON RESPONSE (a request carries no response fields)",
+				   f->name);
+			e->type.kind = TY_NONE;
+			return;
+		}
+		ARENA_PUSH(r->a, s->sel->resp_reads, s->sel->n_resp_reads, s->sel->cap_resp_reads, e);
+		return;
+	}
 	if (s->dir == DIR_RESPONSE) {
 		diag_error(r->d, e->loc, "field '%s' is not available ON RESPONSE: in v0 a response frame carries only its header (use rpc_id, method, kind, status, parameters and tables)",
 			   f->name);
@@ -559,8 +571,101 @@ static void resolve_join(struct resolver *r, struct scope *s, struct join_clause
 	rs_split_key(r, j, j->on, NULL, NULL, NULL, "JOIN ON");
 }
 
+/* INSERT INTO reply SELECT v AS f, ...: one value per RESPONSE field of the
+ * element, by name (AS, or the name of a column or field). Which response
+ * fields the method has is checked per chain (check_responses). */
+static void resolve_reply(struct resolver *r, struct scope *s, struct select_insert *sel)
+{
+	struct element_decl *el = s->el;
+
+	sel->to_reply = true;
+	sel->kind = ST_REPLY;
+	el->answers = true;
+	if (s->dir == DIR_RESPONSE) {
+		diag_error(r->d, sel->target.loc, "INSERT INTO reply answers a request: it belongs in ON REQUEST");
+		return;
+	}
+	if (sel->replace) {
+		diag_error(r->d, sel->loc, "INSERT OR REPLACE INTO reply: reply is not a table with keys; write INSERT INTO reply");
+		return;
+	}
+	if (sel->star) {
+		diag_error(r->d, sel->target.loc, "INSERT INTO reply needs one value per response field (SELECT v AS field, ...), not SELECT *");
+		return;
+	}
+	sel->reply_field = arena_alloc(r->a, sizeof(*sel->reply_field) * (sel->n_exprs + 1));
+	sel->reply_off = arena_alloc(r->a, sizeof(*sel->reply_off) * (sel->n_exprs + 1));
+	for (size_t i = 0; i < sel->n_exprs; i++) {
+		struct expr *v = sel->exprs[i];
+		const char *name = sel->as_names && sel->as_names[i].name ? sel->as_names[i].name :
+				   v->kind == EX_NAME ? v->name : NULL;
+		struct loc at = sel->as_names && sel->as_names[i].name ? sel->as_names[i].loc : v->loc;
+		if (!name) {
+			diag_error(r->d, v->loc, "name the response field this value gives: SELECT value AS field");
+			continue;
+		}
+		struct field_decl *f = rs_find_elem_field(el, name);
+		if (!f || !f->response) {
+			diag_error(r->d, at, "'%s' is not a RESPONSE field of element '%s' (declare it: RESPONSE %s type)",
+				   name, el->name, name);
+			continue;
+		}
+		for (size_t k = 0; k < i; k++)
+			if (sel->reply_field[k] == f)
+				diag_error(r->d, at, "response field '%s' is given twice", name);
+		sel->reply_field[i] = f;
+		rs_check_assign(r, f->type, v, arena_printf(r->a, "response field '%s'", name));
+	}
+}
+
+/* The `method = 'name'` conjunct of a WHERE, or NULL. */
+static struct expr *method_filter(struct resolver *r, struct expr *where)
+{
+	struct expr **conj = NULL;
+	size_t n = 0, cap = 0;
+
+	if (!where)
+		return NULL;
+	rs_flatten_and(r, where, &conj, &n, &cap);
+	for (size_t i = 0; i < n; i++) {
+		struct expr *c = conj[i];
+		if (c->kind != EX_BINARY || c->op != TOK_EQ)
+			continue;
+		struct expr *m = c->lhs, *lit = c->rhs;
+		if (m->kind == EX_STRING) {
+			m = c->rhs;
+			lit = c->lhs;
+		}
+		if (m->kind == EX_NAME && m->ref == REF_META && m->meta == META_METHOD &&
+		    lit->kind == EX_STRING)
+			return lit;
+	}
+	return NULL;
+}
+
+static void resolve_select_body(struct resolver *r, struct element_decl *el, enum direction dir,
+				struct select_insert *sel);
+
 static void resolve_select(struct resolver *r, struct element_decl *el, enum direction dir,
 			   struct select_insert *sel)
+{
+	resolve_select_body(r, el, dir, sel);
+	if (sel->as_names && !sel->to_reply)
+		for (size_t i = 0; i < sel->n_exprs; i++)
+			if (sel->as_names[i].name) {
+				diag_error(r->d, sel->as_names[i].loc, "AS names a response field: only INSERT INTO reply SELECT v AS field uses it");
+				break;
+			}
+	if (!sel->to_reply && !sel->n_resp_reads)
+		return;
+	sel->resp_method = method_filter(r, sel->where);
+	if (!sel->resp_method && (!sel->to_reply || sel->reply_field))
+		diag_error(r->d, sel->loc, "this statement %s, whose layout depends on the method: add input.method = 'name' to its WHERE",
+			   sel->to_reply ? "answers with response fields" : "reads response fields");
+}
+
+static void resolve_select_body(struct resolver *r, struct element_decl *el, enum direction dir,
+				struct select_insert *sel)
 {
 	struct scope s = { .el = el, .dir = dir, .sel = sel };
 
@@ -580,6 +685,10 @@ static void resolve_select(struct resolver *r, struct element_decl *el, enum dir
 		rs_expect_bool(r, sel->where, "WHERE");
 	}
 
+	if (strcasecmp(sel->target.name, "reply") == 0 && !rs_find_table(el, sel->target.name)) {
+		resolve_reply(r, &s, sel);
+		return;
+	}
 	if (strcasecmp(sel->target.name, "output") == 0) {
 		sel->to_output = true;
 		if (sel->replace)
@@ -654,6 +763,8 @@ static void resolve_table(struct resolver *r, struct element_decl *el, struct ta
 	check_ident(r, t->name, t->loc, "table");
 	if (strcasecmp(t->name, "input") == 0 || strcasecmp(t->name, "output") == 0)
 		diag_error(r->d, t->loc, "'%s' is reserved: it names the RPC", t->name);
+	else if (strcasecmp(t->name, "reply") == 0)
+		diag_error(r->d, t->loc, "'%s' is reserved: INSERT INTO reply answers a request", t->name);
 	for (struct table_decl *o = el->tables; o < t; o++)
 		if (strcmp(o->name, t->name) == 0)
 			diag_error(r->d, t->loc, "duplicate table '%s' in element '%s'", t->name, el->name);
@@ -753,6 +864,9 @@ static void resolve_element(struct resolver *r, struct element_decl *el)
 				   f->name);
 		if (rs_is_meta_enum(f->type))
 			diag_error(r->d, f->loc, "type %s is only for log table columns", rs_tname(r, f->type));
+		else if (f->response && f->type.kind == TY_BYTES)
+			diag_error(r->d, f->loc, "RESPONSE field '%s' cannot be BYTES: elements read and give fixed-size response fields only",
+				   f->name);
 		for (size_t k = 0; k < i; k++)
 			if (strcmp(el->fields[k].name, f->name) == 0)
 				diag_error(r->d, f->loc, "duplicate field '%s' in element '%s'", f->name, el->name);
@@ -858,11 +972,41 @@ static bool field_is_read(struct element_decl *el, const struct field_decl *f)
 	return false;
 }
 
+static const struct field_decl *service_response_field(struct service_decl *s, const char *name)
+{
+	for (size_t i = 0; i < s->n_methods; i++)
+		for (size_t k = 0; k < s->methods[i].n_resp; k++)
+			if (strcmp(s->methods[i].resp[k].name, name) == 0)
+				return &s->methods[i].resp[k];
+	return NULL;
+}
+
+/* RESPONSE f: binds to the response field of that name (any method that
+ * has it; each statement's method is checked by check_responses). */
+static void bind_response_field(struct resolver *r, struct chain_decl *c, struct chain_use *u,
+				size_t fi, const char *src, struct loc at)
+{
+	struct element_decl *el = u->elem;
+	struct field_decl *f = &el->fields[fi];
+	const struct field_decl *sf = service_response_field(c->svc, src);
+
+	if (!sf) {
+		diag_error(r->d, at, "RESPONSE field '%s' of element '%s': service '%s' has no response field '%s'",
+			   f->name, el->name, c->svc->name, src);
+		return;
+	}
+	u->field_src[fi] = sf;
+}
+
 static void bind_field(struct resolver *r, struct chain_decl *c, struct chain_use *u, size_t fi,
 		       const char *src, struct loc at, bool explicit)
 {
 	struct element_decl *el = u->elem;
 	struct field_decl *f = &el->fields[fi];
+	if (f->response) {
+		bind_response_field(r, c, u, fi, src, at);
+		return;
+	}
 	const struct field_decl *sf = service_request_field(c->svc, src);
 
 	if (!sf) {
@@ -886,6 +1030,129 @@ static void bind_field(struct resolver *r, struct chain_decl *c, struct chain_us
 		return;
 	}
 	u->field_src[fi] = sf;
+}
+
+/* The largest response the network builds (bpf/adn_dgram.h ADN_REPLY_BODY_MAX). */
+#define REPLY_BODY_MAX 64
+
+/* Offset of response field k of m in the response body; -1 if it follows a
+ * BYTES field (no fixed offset) or is BYTES itself. */
+static int response_offset(const struct method_decl *m, size_t k)
+{
+	int off = 0;
+	for (size_t i = 0; i < m->n_resp; i++) {
+		if (m->resp[i].type.kind == TY_BYTES)
+			return -1;
+		if (i == k)
+			return off;
+		off += type_size(m->resp[i].type);
+	}
+	return -1;
+}
+
+/* Per chain: statements that answer requests or read response fields, against
+ * the response of their method (docs/language.md "Answering: INSERT INTO
+ * reply"). The method literals have their values by now. */
+static void check_responses(struct resolver *r, struct chain_decl *c, struct chain_use *u)
+{
+	struct element_decl *el = u->elem;
+	for (size_t i = 0; el->answers && i < u->n_rules; i++)
+		if (u->rules[i].rule == RULE_AT_RECEIVER)
+			diag_error(r->d, u->rules[i].loc, "element '%s' cannot be placed AT RECEIVER: it answers requests itself (INSERT INTO reply), which the TC program at the client's egress does, not a hook at the server",
+				   el->name);
+	for (int d = DIR_REQUEST; d <= DIR_RESPONSE; d++) {
+		for (size_t si = 0; si < el->on[d].n_stmts; si++) {
+			struct select_insert *sel = &el->on[d].stmts[si];
+			if ((!sel->to_reply || !sel->reply_field) && !sel->n_resp_reads)
+				continue;
+			if (!c->svc->udp) {
+				diag_error(r->d, sel->loc, "element '%s' %s: only the TC program of a TRANSPORT UDP service sees a whole RPC in one packet, and service '%s' is TCP (the sender's sk_msg cannot do it)",
+					   el->name, sel->to_reply ? "answers requests itself (INSERT INTO reply)" :
+					   "reads response fields", c->svc->name);
+				continue;
+			}
+			if (!sel->resp_method || sel->resp_method->enum_value < 1)
+				continue; /* reported */
+			const struct method_decl *m = NULL;
+			for (size_t i = 0; i < c->svc->n_methods; i++)
+				if (c->svc->methods[i].id == sel->resp_method->enum_value)
+					m = &c->svc->methods[i];
+			if (!m)
+				continue;
+			for (size_t i = 0; i < sel->n_resp_reads; i++) {
+				struct expr *e = sel->resp_reads[i];
+				const struct field_decl *sf = u->field_src[e->field - el->fields];
+				size_t k;
+				for (k = 0; k < m->n_resp && &m->resp[k] != sf; k++)
+					;
+				e->resp_off = k < m->n_resp ? response_offset(m, k) : -1;
+				if (!sf)
+					continue;
+				if (k == m->n_resp) {
+					diag_error(r->d, e->loc, "method '%s' has no response field '%s' (RESPONSE field '%s' of element '%s')",
+						   m->name, sf->name, e->field->name, el->name);
+				} else if (!type_equal(sf->type, e->field->type)) {
+					char a[32], b[32];
+					diag_error(r->d, e->loc, "type mismatch: RESPONSE field '%s' of element '%s' is %s but response field '%s' of method '%s' is %s",
+						   e->field->name, el->name, type_name(e->field->type, a, sizeof(a)),
+						   sf->name, m->name, type_name(sf->type, b, sizeof(b)));
+				} else if (e->resp_off < 0) {
+					diag_error(r->d, e->loc, "response field '%s' of method '%s' follows a BYTES field: it has no fixed offset to read",
+						   sf->name, m->name);
+				} else if (e->resp_off + type_size(sf->type) > REPLY_BODY_MAX) {
+					diag_error(r->d, e->loc, "response field '%s' of method '%s' ends at byte %d of the body; elements read the first %d",
+						   sf->name, m->name, e->resp_off + type_size(sf->type), REPLY_BODY_MAX);
+				}
+			}
+			if (!sel->to_reply)
+				continue;
+			int size = 0;
+			for (size_t k = 0; k < m->n_resp; k++) {
+				const struct field_decl *mf = &m->resp[k];
+				size_t i;
+				if (mf->type.kind == TY_BYTES) {
+					diag_error(r->d, sel->loc, "response field '%s' of method '%s' is BYTES: the network builds replies of fixed-size fields only",
+						   mf->name, m->name);
+					size = -1;
+					break;
+				}
+				size += type_size(mf->type);
+				for (i = 0; i < sel->n_exprs; i++)
+					if (sel->reply_field[i] && u->field_src[sel->reply_field[i] - el->fields] == mf)
+						break;
+				if (i == sel->n_exprs) {
+					diag_error(r->d, sel->loc, "INSERT INTO reply does not give response field '%s' of method '%s' (the client decodes every field)",
+						   mf->name, m->name);
+					size = -1;
+					continue;
+				}
+				if (!type_equal(mf->type, sel->reply_field[i]->type)) {
+					char a[32], b[32];
+					diag_error(r->d, sel->exprs[i]->loc, "type mismatch: RESPONSE field '%s' of element '%s' is %s but response field '%s' of method '%s' is %s",
+						   sel->reply_field[i]->name, el->name,
+						   type_name(sel->reply_field[i]->type, a, sizeof(a)), mf->name, m->name,
+						   type_name(mf->type, b, sizeof(b)));
+					size = -1;
+				}
+				sel->reply_off[i] = response_offset(m, k);
+			}
+			for (size_t i = 0; size >= 0 && i < sel->n_exprs; i++) {
+				const struct field_decl *sf = sel->reply_field[i] ? u->field_src[sel->reply_field[i] - el->fields] : NULL;
+				size_t k;
+				for (k = 0; sf && k < m->n_resp && &m->resp[k] != sf; k++)
+					;
+				if (sf && k == m->n_resp) {
+					diag_error(r->d, sel->exprs[i]->loc, "method '%s' has no response field '%s' (RESPONSE field '%s' of element '%s')",
+						   m->name, sf->name, sel->reply_field[i]->name, el->name);
+					size = -1;
+				}
+			}
+			if (size > REPLY_BODY_MAX)
+				diag_error(r->d, sel->loc, "the response of method '%s' has %d bytes of fields; the network builds replies of at most %d",
+					   m->name, size, REPLY_BODY_MAX);
+			sel->reply_size = size;
+		}
+	}
 }
 
 static void resolve_use(struct resolver *r, struct chain_decl *c, struct chain_use *u, size_t index)
@@ -959,6 +1226,7 @@ static void resolve_use(struct resolver *r, struct chain_decl *c, struct chain_u
 		if (lit->enum_value < 0)
 			diag_error(r->d, lit->loc, "'%s' is not a method of service '%s'", lit->str, c->svc->name);
 	}
+	check_responses(r, c, u);
 }
 
 static struct chain_decl *resolve_chain(struct resolver *r)

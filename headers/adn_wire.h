@@ -56,6 +56,18 @@ enum adn_kind {
  * by the server. Set by the eBPF programs, read by the RPC library. */
 #define ADN_F_NET_REPLY 0x0001u
 
+/* A network reply made at the receiver (the server's sk_skb stream verdict,
+ * bpf/adn_sk_skb.h): it reaches the server process in place of the request,
+ * and the server's RPC library sends it back unread, without calling the
+ * handler. Always set together with ADN_F_NET_REPLY. Bits 8..15 then hold
+ * the index in the chain of the element that dropped the request, so that
+ * the server's sk_msg runs the response side of the elements before it
+ * once (ADN_F_AT_SHIFT, ADN_F_AT_MASK; chains have at most 255 elements
+ * when any runs at the receiver). */
+#define ADN_F_RECV_REPLY 0x0002u
+#define ADN_F_AT_SHIFT 8
+#define ADN_F_AT_MASK 0xff00u
+
 /* Status codes: the gRPC numbering, so that users read familiar names. */
 enum adn_status {
 	ADN_OK = 0,

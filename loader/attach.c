@@ -48,10 +48,12 @@ struct attach_state {
 	int n_links;
 	struct bpf_object *obj;
 	struct bpf_program *sockops, *msg, *dispatch;
-	struct bpf_map *socks;
+	struct bpf_program *skb_parser, *skb_verdict; /* elements at the receiver */
+	struct bpf_map *socks, *rsocks;
 	int obj_fd; /* adn_obj: the object file, for update/migrate/snapshot */
 	bool dir_created;
 	bool msg_attached;
+	bool parser_attached, verdict_attached;
 	const char *chain;
 	struct held_ids ids; /* filled by undo() */
 	__u32 max_map_id_before; /* highest map id before the load */
@@ -64,7 +66,9 @@ static void attach_usage(FILE *out)
 		"\n"
 		"Load the chain in OBJ (built by adnc), write its configuration, parameter\n"
 		"defaults and initial rows, attach its sock_ops program to each cgroup and\n"
-		"its sk_msg program to its socket map, and pin all of it under\n"
+		"its sk_msg program to its socket map (and, when elements run at the\n"
+		"receiver, its stream parser and verdict to the receivers' socket map),\n"
+		"and pin all of it under\n"
 		"/sys/fs/bpf/adn/<chain>/.\n"
 		"\n"
 		"Options:\n"
@@ -212,6 +216,11 @@ static int find_programs(struct attach_state *s, const char *obj_path)
 			s->dispatch = prog;
 		else if (type == BPF_PROG_TYPE_SK_MSG && !s->msg)
 			s->msg = prog;
+		else if (type == BPF_PROG_TYPE_SK_SKB &&
+			 bpf_program__expected_attach_type(prog) == BPF_SK_SKB_STREAM_PARSER)
+			s->skb_parser = prog;
+		else if (type == BPF_PROG_TYPE_SK_SKB)
+			s->skb_verdict = prog;
 	}
 	if (!s->sockops || !s->msg) {
 		loader_error("attach", "%s: no SEC(\"%s\") program (not an adn chain?)", obj_path,
@@ -222,6 +231,18 @@ static int find_programs(struct attach_state *s, const char *obj_path)
 	if (!s->socks || bpf_map__type(s->socks) != BPF_MAP_TYPE_SOCKHASH) {
 		loader_error("attach", "%s: no SOCKHASH map adn_socks", obj_path);
 		return -1;
+	}
+	if (!s->skb_parser != !s->skb_verdict) {
+		loader_error("attach", "%s: a stream %s program without a stream %s program", obj_path,
+			     s->skb_parser ? "parser" : "verdict", s->skb_parser ? "verdict" : "parser");
+		return -1;
+	}
+	if (s->skb_parser) {
+		s->rsocks = bpf_object__find_map_by_name(s->obj, "adn_rsocks");
+		if (!s->rsocks || bpf_map__type(s->rsocks) != BPF_MAP_TYPE_SOCKHASH) {
+			loader_error("attach", "%s: sk_skb programs but no SOCKHASH map adn_rsocks", obj_path);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -405,11 +426,47 @@ static int fill_slot(struct attach_state *s, struct adn_err *err)
 	return 0;
 }
 
+/* The receiver's stream parser and verdict go on adn_rsocks before sock_ops
+ * can put a socket there: a socket takes the programs the map has when it
+ * joins. */
+static int attach_receiver(struct attach_state *s)
+{
+	char path[PATH_MAX];
+	struct {
+		struct bpf_program *prog;
+		enum bpf_attach_type type;
+		bool *done;
+		const char *pin;
+	} p[] = { { s->skb_parser, BPF_SK_SKB_STREAM_PARSER, &s->parser_attached, "prog_skb_parser" },
+		  { s->skb_verdict, BPF_SK_SKB_STREAM_VERDICT, &s->verdict_attached, "prog_skb_verdict" } };
+
+	if (!s->skb_parser)
+		return 0;
+	for (size_t i = 0; i < 2; i++) {
+		if (bpf_prog_attach(bpf_program__fd(p[i].prog), bpf_map__fd(s->rsocks), p[i].type, 0)) {
+			loader_error("attach", "map adn_rsocks: attach %s: %s", bpf_program__name(p[i].prog),
+				     strerror(errno));
+			return -1;
+		}
+		*p[i].done = true;
+		adn_chain_path(path, sizeof(path), s->chain, p[i].pin);
+		int rc = bpf_program__pin(p[i].prog, path);
+		if (rc) {
+			loader_error("attach", "program %s: pin at %s: %s", bpf_program__name(p[i].prog),
+				     path, strerror(-rc));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int attach_programs(struct attach_state *s, const struct attach_args *a)
 {
 	char path[PATH_MAX];
 	int rc;
 
+	if (attach_receiver(s))
+		return -1;
 	for (int i = 0; i < a->n_cgroups; i++) {
 		struct bpf_link *link = bpf_program__attach_cgroup(s->sockops, s->cgroup_fd[i]);
 		if (!link) {
@@ -505,6 +562,12 @@ static void undo(struct attach_state *s)
 	if (s->msg_attached)
 		bpf_prog_detach2(bpf_program__fd(s->dispatch ? s->dispatch : s->msg),
 				 bpf_map__fd(s->socks), BPF_SK_MSG_VERDICT);
+	if (s->verdict_attached)
+		bpf_prog_detach2(bpf_program__fd(s->skb_verdict), bpf_map__fd(s->rsocks),
+				 BPF_SK_SKB_STREAM_VERDICT);
+	if (s->parser_attached)
+		bpf_prog_detach2(bpf_program__fd(s->skb_parser), bpf_map__fd(s->rsocks),
+				 BPF_SK_SKB_STREAM_PARSER);
 	if (s->dispatch) { /* empty the slot before the PROG_ARRAY loses its pin */
 		struct bpf_map *pa = bpf_object__find_map_by_name(s->obj, "adn_progs");
 		__u32 zero = 0;

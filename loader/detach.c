@@ -51,21 +51,38 @@ static int detach_link(const char *rel, const char *path, void *ctx)
 	return 0;
 }
 
-static void detach_msg(const char *chain)
+static void detach_map_prog(const char *chain, const char *prog, const char *map,
+			    enum bpf_attach_type type)
 {
 	char prog_path[PATH_MAX], map_path[PATH_MAX];
 	int prog_fd, map_fd;
 
-	adn_chain_path(prog_path, sizeof(prog_path), chain, "prog_msg");
-	adn_chain_path(map_path, sizeof(map_path), chain, "adn_socks");
+	adn_chain_path(prog_path, sizeof(prog_path), chain, prog);
+	adn_chain_path(map_path, sizeof(map_path), chain, map);
 	prog_fd = bpf_obj_get(prog_path);
 	map_fd = bpf_obj_get(map_path);
 	if (prog_fd >= 0 && map_fd >= 0)
-		bpf_prog_detach2(prog_fd, map_fd, BPF_SK_MSG_VERDICT);
+		bpf_prog_detach2(prog_fd, map_fd, type);
 	if (prog_fd >= 0)
 		close(prog_fd);
 	if (map_fd >= 0)
 		close(map_fd);
+}
+
+static void detach_msg(const char *chain)
+{
+	detach_map_prog(chain, "prog_msg", "adn_socks", BPF_SK_MSG_VERDICT);
+	/* the receiver's programs, when the chain has elements at sk_skb */
+	detach_map_prog(chain, "prog_skb_verdict", "adn_rsocks", BPF_SK_SKB_STREAM_VERDICT);
+	detach_map_prog(chain, "prog_skb_parser", "adn_rsocks", BPF_SK_SKB_STREAM_PARSER);
+}
+
+bool chain_has_receiver(const char *chain)
+{
+	char path[PATH_MAX];
+
+	adn_chain_path(path, sizeof(path), chain, "prog_skb_verdict");
+	return access(path, F_OK) == 0;
 }
 
 /* Whether id still exists, without opening it: opening a PROG_ARRAY by id
@@ -86,13 +103,13 @@ static bool id_alive(__u32 id, bool is_prog)
 /* Takes every socket out of adn_socks: their psocks (which hold the
  * dispatcher, which holds adn_progs) go now, not when the connections
  * close, so the chain's maps are freed while detach waits for them. */
-static void flush_socks(const char *chain)
+static void flush_sockhash(const char *chain, const char *map)
 {
 	char path[PATH_MAX];
 	struct { __u32 w[64]; } key, next; /* >= key_size */
 	int fd;
 
-	adn_chain_path(path, sizeof(path), chain, "adn_socks");
+	adn_chain_path(path, sizeof(path), chain, map);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return;
@@ -102,6 +119,14 @@ static void flush_socks(const char *chain)
 			break;
 	}
 	close(fd);
+}
+
+/* adn_rsocks first: a socket leaving it stops its stream parser, and
+ * leaving adn_socks last drops its psock. */
+static void flush_socks(const char *chain)
+{
+	flush_sockhash(chain, "adn_rsocks");
+	flush_sockhash(chain, "adn_socks");
 }
 
 void chain_clear_slot(const char *chain)
@@ -182,7 +207,8 @@ static void detach_usage(FILE *out)
 	fprintf(out,
 		"Usage: adn-load detach [OPTIONS] CHAIN\n"
 		"\n"
-		"Detach CHAIN's sk_msg program from its socket map and its sock_ops program\n"
+		"Detach CHAIN's sk_msg program (and the receiver's stream parser and verdict,\n"
+		"if it has them) from its socket maps and its sock_ops program\n"
 		"from every cgroup, then remove /sys/fs/bpf/adn/CHAIN/.\n"
 		"\n"
 		"Options:\n"

@@ -32,6 +32,8 @@ int loader_read_file(const char *path, void **buf, size_t *len, struct adn_err *
 void loader_grace_period(void);
 /* Empties slot 0 of the chain's adn_progs (before its pins go). */
 void chain_clear_slot(const char *chain);
+/* Whether the attached chain has the receiver's programs (prog_skb_verdict). */
+bool chain_has_receiver(const char *chain);
 
 /* "adn-load: <cmd>: <message>" on stderr. */
 void loader_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

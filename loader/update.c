@@ -192,6 +192,10 @@ static int find_programs(struct swap *w, const char *what, struct adn_err *err)
 
 	bpf_object__for_each_program(prog, w->obj) {
 		enum bpf_prog_type type = bpf_program__type(prog);
+		if (type == BPF_PROG_TYPE_SK_SKB)
+			return adn_err_set(err, EOPNOTSUPP, "%s runs elements at the receiver's sk_skb, "
+					   "whose programs update and migrate cannot swap (docs/loader.md): "
+					   "detach the chain and attach the new object", what);
 		if (type == BPF_PROG_TYPE_SOCK_OPS && !w->sockops)
 			w->sockops = prog;
 		else if (type == BPF_PROG_TYPE_SK_MSG &&
@@ -409,6 +413,14 @@ int cmd_update(int argc, char **argv)
 	libbpf_log_capture(verbose);
 	if (!adn_chain_exists(chain)) {
 		loader_error("update", "chain %s is not attached (no %s/%s)", chain, ADN_PIN_ROOT, chain);
+		return EXIT_RUNTIME;
+	}
+	if (chain_has_receiver(chain)) {
+		/* Its sockets copied the stream parser and verdict when they
+		 * joined adn_rsocks; no tail call stands between them and the
+		 * chain (docs/loader.md, "update"). */
+		loader_error("update", "chain %s runs elements at the receiver's sk_skb, which hot update "
+				       "cannot swap; detach it and attach the new object", chain);
 		return EXIT_RUNTIME;
 	}
 	if (loader_read_file(obj, &elf, &len, &err)) {

@@ -203,9 +203,10 @@ int adn_srv_handle(struct adn_server *s, uint16_t method, const uint8_t *body, s
 		body = adn_udf_run(s->udf, ADN_APP_REQUEST, false, method, body, len, &len);
 		if (!body) {
 			s->st.udf_errors++;
-			snprintf(s->err, sizeof(s->err), "request answered DATA_LOSS: %s", s->udf->why);
+			snprintf(s->err, sizeof(s->err), "request answered %s: %s",
+				 adn_status_name(s->udf->status), s->udf->why);
 			*resp_len = 0;
-			return ADN_DATA_LOSS;
+			return s->udf->status;
 		}
 	}
 	s->st.app_bytes += len;
@@ -265,6 +266,28 @@ static int answer(struct adn_server *s, struct srv_conn *cn, const struct adn_hd
 	return 0;
 }
 
+/* A request that an element at the receiver's socket dropped reaches the
+ * server already turned into its reply (bpf/adn_sk_skb.h): it goes back
+ * as it is, in order with the other responses, and the handler never sees
+ * it. */
+static bool receiver_reply(const struct adn_hdr *h)
+{
+	return h->kind == ADN_KIND_RESPONSE &&
+	       (h->flags & (ADN_F_NET_REPLY | ADN_F_RECV_REPLY)) == (ADN_F_NET_REPLY | ADN_F_RECV_REPLY);
+}
+
+static int reflect(struct adn_server *s, struct srv_conn *cn, const struct adn_hdr *h,
+		   const uint8_t *frame)
+{
+	int rc = adn_buf_reserve(&cn->out, h->len, OUT_LIMIT);
+	if (rc)
+		return rc;
+	memcpy(cn->out.data + cn->out.len, frame, h->len);
+	cn->out.len += h->len;
+	s->reflected++;
+	return 0;
+}
+
 /* Answers every whole request in cn->in while the output is not too
  * full. false if the connection was closed. */
 static bool answer_pending(struct adn_server *s, struct srv_conn *cn, size_t *need)
@@ -274,12 +297,15 @@ static bool answer_pending(struct adn_server *s, struct srv_conn *cn, size_t *ne
 
 	while (adn_buf_used(&cn->out) < OUT_HIGH &&
 	       (rc = adn_next_frame(&cn->in, &h, need)) != 0) {
-		const char *why = adn_hdr_invalid(&h, ADN_KIND_REQUEST);
+		const char *why = rc > 0 && receiver_reply(&h) ? NULL : adn_hdr_invalid(&h, ADN_KIND_REQUEST);
 		if (rc < 0 || why) {
 			reject_conn(s, cn, why);
 			return false;
 		}
-		rc = answer(s, cn, &h, adn_buf_head(&cn->in));
+		if (receiver_reply(&h))
+			rc = reflect(s, cn, &h, adn_buf_head(&cn->in));
+		else
+			rc = answer(s, cn, &h, adn_buf_head(&cn->in));
 		if (rc) {
 			snprintf(s->err, sizeof(s->err), "closed a connection: %s",
 				 strerror(-rc));

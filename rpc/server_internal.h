@@ -27,6 +27,7 @@ struct adn_server {
 	uint8_t *big;     /* with user-defined elements on responses: the handler's body */
 	struct srv_conn *conns;
 	int answered; /* requests answered in the current poll */
+	uint64_t reflected; /* replies made at the receiver's sk_skb, sent back unread */
 	char *addr;             /* as given to adn_server_listen, or NULL */
 	struct udp_server *udp; /* NULL: TCP only */
 	unsigned udp_cache_entries;

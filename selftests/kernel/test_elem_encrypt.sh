@@ -167,8 +167,8 @@ out=$(enc --port $RPORT --key-file "$TEST_TMP/key1" --count 200 --outstanding 8)
 tamper_result
 expect_eq "replay: the client's calls all ok" 200 "$(status_count "$out" ok)"
 expect_eq "replay: copies sent" 40 "$(jq -r .injected <<<"$t")"
-expect_eq "replay: copies refused, none answered ok" "40 0 0" \
-	"$(refused "$t") $(jq -r '.answers.ok + .answers.other' <<<"$t") $(jq -r .unanswered <<<"$t")"
+expect_eq "replay: copies refused UNAUTHENTICATED, none answered ok" "40 0 0" \
+	"$(jq -r .answers.unauthenticated <<<"$t") $(jq -r '.answers.ok + .answers.other' <<<"$t") $(jq -r .unanswered <<<"$t")"
 handled=$((handled + 200))
 # b. the first 20 requests recorded, sent again once the client left
 tamper replay-later 20

@@ -398,7 +398,7 @@ END_TEST
 static const char *const library[] = {
 	"acl", "logging", "fault", "ratelimit", "ratelimit_key", "metrics",
 	"mutation", "circuitbreaker", "admission", "bandwidth",
-	"abtest", "header_routing", "stateful_routing", "encrypt",
+	"abtest", "header_routing", "stateful_routing", "encrypt", "cache",
 };
 
 START_TEST(test_element_compiles_with_clang)
@@ -406,6 +406,47 @@ START_TEST(test_element_compiles_with_clang)
 	char adn[256];
 	snprintf(adn, sizeof(adn), "elements/%s/%s.adn", library[_i], library[_i]);
 	compile_with_clang(adn, library[_i]);
+}
+END_TEST
+
+/* The C of an answer (INSERT INTO reply) and of response field reads:
+ * values first, the body zeroed to whole words, the fields at the method's
+ * offsets, ADN_ANSWER(size); reads from the frame after the header. */
+START_TEST(test_cache_bpf_shape)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/elements/cache/cache.adn", root());
+	char *src = slurp(path, NULL);
+	struct adnc_unit *u;
+	char *d = compile("cache.adn", src, &u);
+	ck_assert_msg(u->ir, "cache.adn does not compile:\n%s", d);
+	char *c = adnc_gen_bpf(u);
+	const char *in_order[] = {
+		"static __always_inline int cache_request(struct adn_frame *f)",
+		"__u8 adn_r0 = row_entries->found;\n\t\t__u64 adn_r1 = row_entries->value;\n"
+		"\t\t__builtin_memset((__u8 *)f + ADN_HDR_LEN, 0, 12);\n"
+		"\t\tadn_gen_st8((__u8 *)f + ADN_HDR_LEN + 0, adn_r0); /* found */\n"
+		"\t\tadn_gen_st64((__u8 *)f + ADN_HDR_LEN + 1, adn_r1); /* value */\n"
+		"\t\treturn ADN_ANSWER(9);",
+		"static __always_inline int cache_response(struct adn_frame *f)",
+		"ins_val.found = adn_gen_ld8((const __u8 *)f + ADN_HDR_LEN + 0 /* found */);",
+		"ins_val.value = adn_gen_ld64((const __u8 *)f + ADN_HDR_LEN + 1 /* value */);",
+	};
+	const char *at = c;
+	for (size_t i = 0; i < sizeof(in_order) / sizeof(in_order[0]); i++) {
+		const char *p = strstr(at, in_order[i]);
+		ck_assert_msg(p, "generated C lacks (in this order):\n%s", in_order[i]);
+		at = p + strlen(in_order[i]);
+	}
+	/* response fields are not network fields: the layout is the key alone */
+	ck_assert_uint_eq(u->ir->n_net, 1);
+	ck_assert_int_eq(u->ir->net_size, 32);
+	/* an answering element counts as one that can drop (reordering) */
+	ck_assert(u->ir->elems[0].answers && u->ir->elems[0].can_drop[DIR_REQUEST]);
+	free(c);
+	free(d);
+	free(src);
+	adnc_unit_free(u);
 }
 END_TEST
 
@@ -586,11 +627,12 @@ static void compile_all_outputs(const char *src, size_t len)
 
 START_TEST(test_fuzz_no_crash)
 {
-	const char *inputs[] = { "examples/kv/kv.adn", "selftests/golden/features.adn" };
+	const char *inputs[] = { "examples/kv/kv.adn", "selftests/golden/features.adn",
+				 "elements/cache/cache.adn" };
 	static const char alphabet[] = "();,.*='-0123456789abcdefgh_ \n\t\"@\\";
 	unsigned seed = 12345;
 
-	for (size_t k = 0; k < 2; k++) {
+	for (size_t k = 0; k < sizeof(inputs) / sizeof(inputs[0]); k++) {
 		char path[4096];
 		size_t len;
 		snprintf(path, sizeof(path), "%s/%s", root(), inputs[k]);
@@ -662,6 +704,7 @@ static Suite *compiler_suite(void)
 	tcase_add_test(gen, test_features_compile_with_clang);
 	tcase_add_test(gen, test_state_compiles_with_clang);
 	tcase_add_test(gen, test_state_bpf_shape);
+	tcase_add_test(gen, test_cache_bpf_shape);
 	tcase_add_test(gen, test_reorder);
 	tcase_add_test(gen, test_ten_compiles_with_clang);
 	tcase_add_loop_test(gen, test_element_compiles_with_clang, 0,

@@ -37,6 +37,7 @@
 #include "build.h"
 #include "interp_util.h"
 #include "tokenize.h"
+#include "../../bpf/adn_route_abi.h"
 
 #define PORT_CLIENT 40000
 #define N_RND 32
@@ -143,6 +144,9 @@ struct diff {
 	size_t n_out;
 	/* counts, for the report */
 	unsigned long requests, responses, passed, rewritten, replies, statuses, bad, records;
+	unsigned long answers, routed;
+	/* the replica set of a routing chain (ROUTE TO REPLICA), as the map holds it */
+	struct adn_replica_set replicas;
 	unsigned long drops_at[16];
 };
 
@@ -507,6 +511,29 @@ static void load(struct diff *d, const char *file, int level)
 		ck_assert_ptr_nonnull(d->rb);
 		nr++;
 	}
+	/* a routing chain: a set of three replicas, so that every routed
+	 * request's new address, port and MAC can be checked */
+	for (size_t i = 0; i < d->ir->n_elems; i++) {
+		char name[160];
+		if (!d->ir->elems[i].routes)
+			continue;
+		snprintf(name, sizeof(name), "%s__replicas", d->ir->elems[i].decl->name);
+		int fd = bpf_object__find_map_fd_by_name(d->obj, name);
+		ck_assert_msg(fd >= 0, "no map %s", name);
+		struct adn_replica_set ctl = { .live = 1 };
+		d->replicas.n = 3;
+		for (uint32_t r = 0; r < 3; r++) {
+			struct adn_replica *x = &d->replicas.r[r];
+			uint8_t a[4] = { 10, 0, 1, (uint8_t)(1 + r) }, mac[6] = { 2, 0, 0, 0, 1, (uint8_t)(1 + r) };
+			x->family = 2; /* AF_INET */
+			memcpy(&x->addr[0], a, 4);
+			x->port = 7100 + r;
+			memcpy(x->mac, mac, 6);
+		}
+		uint32_t k0 = 0, k1 = 1;
+		ck_assert_int_eq(bpf_map_update_elem(fd, &k0, &ctl, 0), 0);
+		ck_assert_int_eq(bpf_map_update_elem(fd, &k1, &d->replicas, 0), 0);
+	}
 	harvest_chain(d);
 	populate(d);
 }
@@ -525,6 +552,36 @@ static void unload(struct diff *d)
 }
 
 /* ---- packets ---------------------------------------------------------------- */
+
+/* Ones' complement sum of n bytes (big-endian words), folded. */
+static uint32_t sum16(const uint8_t *p, size_t n, uint32_t sum)
+{
+	for (size_t i = 0; i + 1 < n; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (n & 1)
+		sum += (uint32_t)p[n - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return sum;
+}
+
+/* The UDP checksum of an Ethernet/IPv4 (no options)/UDP packet of n bytes,
+ * with its check field as it is: 0 when the field is right (and the field's
+ * value when it is 0). */
+static uint16_t udp_sum(const uint8_t *b, size_t n)
+{
+	uint8_t ph[12];
+	memcpy(ph, b + 26, 8);
+	ph[8] = 0;
+	ph[9] = 17;
+	ph[10] = (uint8_t)((n - 34) >> 8);
+	ph[11] = (uint8_t)(n - 34);
+	uint16_t s = (uint16_t)~sum16(b + 34, n - 34, sum16(ph, 12, 0));
+	return s;
+}
+
+static const char *action_name(enum interp_action a);
+static void hex(const char *what, const uint8_t *p, size_t n);
 
 static size_t packet(uint8_t *b, const uint8_t *payload, size_t plen, int request, uint16_t port)
 {
@@ -551,7 +608,61 @@ static size_t packet(uint8_t *b, const uint8_t *payload, size_t plen, int reques
 	b[udp + 4] = (uint8_t)((8 + plen) >> 8);
 	b[udp + 5] = (uint8_t)(8 + plen);
 	memcpy(b + 42, payload, plen);
+	/* valid checksums, so that the kernel's changes to them are checked */
+	uint16_t ipsum = (uint16_t)~sum16(b + ip, 20, 0);
+	b[ip + 10] = (uint8_t)(ipsum >> 8);
+	b[ip + 11] = (uint8_t)ipsum;
+	uint16_t usum = udp_sum(b, 42 + plen);
+	b[udp + 6] = (uint8_t)(usum >> 8);
+	b[udp + 7] = (uint8_t)usum;
 	return 42 + plen;
+}
+
+/* Checks the Ethernet/IPv4/UDP headers of a packet the kernel let out:
+ * lengths, both checksums, and where it goes (turned around for a reply,
+ * to the chosen replica for a routed request, else as sent). */
+static bool check_headers(struct diff *d, const uint8_t *in, const uint8_t *out, size_t n,
+			  const struct interp_verdict *v)
+{
+	const char *why = NULL;
+	bool back = v->action == INTERP_REPLY || v->action == INTERP_ANSWER;
+	uint8_t want_mac[6], want_daddr[4];
+	uint16_t want_dport;
+
+	memcpy(want_mac, in + (back ? 6 : 0), 6);
+	memcpy(want_daddr, in + (back ? 26 : 30), 4);
+	want_dport = (uint16_t)(in[back ? 34 : 36] << 8 | in[back ? 35 : 37]);
+	if (!back && v->routed && (v->action == INTERP_PASS || v->action == INTERP_REWRITE) && d->replicas.n) {
+		const struct adn_replica *r = &d->replicas.r[v->route % d->replicas.n];
+		memcpy(want_mac, r->mac, 6);
+		memcpy(want_daddr, &r->addr[0], 4);
+		want_dport = (uint16_t)r->port;
+	}
+	if (n < 42)
+		why = "shorter than the headers";
+	else if ((size_t)(out[16] << 8 | out[17]) != n - 14)
+		why = "IP total length";
+	else if ((size_t)(out[38] << 8 | out[39]) != n - 34)
+		why = "UDP length";
+	else if ((uint16_t)~sum16(out + 14, 20, 0) != 0)
+		why = "IP header checksum";
+	else if ((out[40] | out[41]) && udp_sum(out, n) != 0)
+		why = "UDP checksum";
+	else if (memcmp(out, want_mac, 6))
+		why = "destination MAC";
+	else if (memcmp(out + 30, want_daddr, 4))
+		why = "destination address";
+	else if ((uint16_t)(out[36] << 8 | out[37]) != want_dport)
+		why = "destination port";
+	else if (back && (memcmp(out + 6, in, 6) || memcmp(out + 26, in + 30, 4) ||
+			  memcmp(out + 34, in + 36, 2)))
+		why = "source of the reply";
+	if (!why)
+		return true;
+	fprintf(stderr, "%s: the kernel's packet is wrong: %s (interpreter: %s%s)\n", d->name, why,
+		action_name(v->action), v->routed ? ", routed" : "");
+	hex("kernel packet", out, n);
+	return false;
 }
 
 static void hex(const char *what, const uint8_t *p, size_t n)
@@ -564,7 +675,7 @@ static void hex(const char *what, const uint8_t *p, size_t n)
 
 static const char *action_name(enum interp_action a)
 {
-	static const char *const n[] = { "pass", "rewrite", "reply", "status", "bad" };
+	static const char *const n[] = { "pass", "rewrite", "reply", "status", "bad", "answer" };
 	return n[a];
 }
 
@@ -593,19 +704,29 @@ static bool one(struct diff *d, uint8_t *payload, size_t plen, int request)
 
 	bool ok = true;
 	int kact = (int)o.retval;
-	int want = v.action == INTERP_BAD ? TC_ACT_SHOT_ : v.action == INTERP_REPLY ? TC_ACT_REDIRECT_ : TC_ACT_OK_;
+	int want = v.action == INTERP_BAD ? TC_ACT_SHOT_ :
+		   v.action == INTERP_REPLY || v.action == INTERP_ANSWER ? TC_ACT_REDIRECT_ : TC_ACT_OK_;
+	size_t out_len = v.action == INTERP_ANSWER ? v.len : plen;
 	if (kact != want) {
 		fprintf(stderr, "%s: kernel verdict %d, interpreter %s\n", d->name, kact, action_name(v.action));
 		ok = false;
 	}
 	if (ok && v.action != INTERP_BAD &&
-	    (o.data_size_out != n || memcmp(out_pkt + 42, mine, plen))) {
+	    (o.data_size_out != 42 + out_len || memcmp(out_pkt + 42, mine, out_len))) {
 		fprintf(stderr, "%s: the frames differ (interpreter: %s)\n", d->name, action_name(v.action));
 		hex("kernel", out_pkt + 42, o.data_size_out > 42 ? o.data_size_out - 42 : 0);
-		hex("interpreter", mine, plen);
+		hex("interpreter", mine, out_len);
 		ok = false;
 	}
-	if (ok && request && kenv.calls) {
+	if (ok && v.action != INTERP_BAD)
+		ok = check_headers(d, in_pkt, out_pkt, o.data_size_out, &v);
+	if (ok && request && kenv.calls && v.action == INTERP_ANSWER) {
+		if (kenv.status != (uint32_t)INTERP_ANSWER_CODE(v.len - 16) || (int)kenv.at != v.at) {
+			fprintf(stderr, "%s: chain verdict: kernel status 0x%x at %u, interpreter answer of %zu bytes at %d\n",
+				d->name, kenv.status, kenv.at, v.len, v.at);
+			ok = false;
+		}
+	} else if (ok && request && kenv.calls) {
 		int ks = (int)kenv.status & 0xff, is = v.action == INTERP_REPLY ? v.status : 0;
 		if (ks != is || (is && (int)kenv.at != v.at) ||
 		    ((kenv.status == INTERP_PASS_REWRITE) != (v.action == INTERP_REWRITE))) {
@@ -649,6 +770,8 @@ static bool one(struct diff *d, uint8_t *payload, size_t plen, int request)
 		d->passed += v.action == INTERP_PASS || v.action == INTERP_REWRITE;
 		d->rewritten += v.action == INTERP_REWRITE;
 		d->replies += v.action == INTERP_REPLY;
+		d->answers += v.action == INTERP_ANSWER;
+		d->routed += v.routed && (v.action == INTERP_PASS || v.action == INTERP_REWRITE);
 		if (v.action == INTERP_REPLY && v.at >= 0 && v.at < 16)
 			d->drops_at[v.at]++;
 	} else {
@@ -750,10 +873,11 @@ static bool random_request(struct diff *d)
 	uint32_t rpc_id = (uint32_t)below(d, 300);
 	size_t len = iu_request(ir, f, rpc_id, method, below(d, 4) ? below(d, 64) : below(d, 400));
 	bool from_pool = d->n_pool && ir->n_net && ir->net_size <= 256 && below(d, 2);
-	if (from_pool) { /* a request that passed, one field changed */
+	if (from_pool) { /* a request that passed, again or with one field changed */
 		memcpy(f + 16, d->pool[below(d, d->n_pool)], (size_t)ir->net_size);
 		size_t i = below(d, ir->n_net);
-		random_field(d, f + 16 + ir->net[i].offset, ir->net[i].type);
+		if (below(d, 4))
+			random_field(d, f + 16 + ir->net[i].offset, ir->net[i].type);
 	} else {
 		for (size_t i = 0; i < ir->n_net; i++)
 			random_field(d, f + 16 + ir->net[i].offset, ir->net[i].type);
@@ -848,10 +972,11 @@ static void run_chain(const char *name, const char *file, int level)
 			ck_abort_msg("%s: kernel and interpreter differ (details above)", name);
 		}
 	}
-	printf("%-22s -O%d  %5lu requests: %lu passed (%lu rewritten), %lu replies, %lu malformed; "
-	       "%lu responses (%lu status changed); %lu log records; drops by element:",
-	       name, level, d->requests, d->passed, d->rewritten, d->replies, d->bad, d->responses,
-	       d->statuses, d->records);
+	printf("%-22s -O%d  %5lu requests: %lu passed (%lu rewritten, %lu routed), %lu replies, "
+	       "%lu answered, %lu malformed; %lu responses (%lu status changed); %lu log records; "
+	       "drops by element:",
+	       name, level, d->requests, d->passed, d->rewritten, d->routed, d->replies, d->answers,
+	       d->bad, d->responses, d->statuses, d->records);
 	for (size_t i = 0; i < d->ir->n_elems && i < 16; i++)
 		printf(" %s=%lu", d->ir->elems[i].decl->name, d->drops_at[i]);
 	printf("\n");
@@ -877,6 +1002,10 @@ ELEMENT_TEST(metrics)
 ELEMENT_TEST(mutation)
 ELEMENT_TEST(ratelimit)
 ELEMENT_TEST(ratelimit_key)
+ELEMENT_TEST(cache)
+ELEMENT_TEST(abtest)
+ELEMENT_TEST(header_routing)
+ELEMENT_TEST(stateful_routing)
 
 /* Expressions at their edges: every value goes into a log record, so the
  * records compare the arithmetic, comparisons and functions bit for bit. */
@@ -914,6 +1043,62 @@ START_TEST(test_arith)
 	fputs(ARITH, f);
 	fclose(f);
 	run_chain("arith", path, 1);
+}
+END_TEST
+
+/* The cache between an element that reads response fields of every type
+ * (and logs them, also from the network's answers) and one that drops
+ * after it: answers built from computed values, response fields read past
+ * a short response's end (zeros), TTL churn. */
+static const char CACHE_CHAIN[] =
+	"CREATE SERVICE kvc PORT 7072 TRANSPORT UDP (\n"
+	"  METHOD get REQUEST (key CHAR(12), n INT16) RESPONSE (found BOOL, value UINT64, tag CHAR(5), delta INT32),\n"
+	"  METHOD put REQUEST (key CHAR(12), n INT16) RESPONSE (ok BOOL)\n"
+	");\n"
+	"CREATE ELEMENT tap (RESPONSE tag CHAR(5), RESPONSE delta INT32, RESPONSE value UINT64, RESPONSE ok BOOL) BEGIN\n"
+	"  CREATE LOG TABLE seen (rpc_id UINT32, kind KIND, status STATUS, len UINT32, tag CHAR(5), delta INT32,\n"
+	"    big BOOL, ok BOOL) CAPACITY 1024;\n"
+	"  ON RESPONSE\n"
+	"    INSERT INTO seen SELECT input.rpc_id, input.kind, input.status, input.len, input.tag, input.delta,\n"
+	"      input.value > 1000 AND input.tag != 'x', FALSE FROM input WHERE input.method = 'get';\n"
+	"    INSERT INTO seen SELECT input.rpc_id, input.kind, input.status, input.len, '', 0, FALSE, input.ok\n"
+	"      FROM input WHERE method = 'put';\n"
+	"    INSERT INTO output SELECT * FROM input;\n"
+	"END;\n"
+	"CREATE ELEMENT cache (key CHAR(12), n INT16, RESPONSE found BOOL, RESPONSE value UINT64, RESPONSE tag CHAR(5),\n"
+	"                      RESPONSE delta INT32, PARAM ttl UINT64 DEFAULT 50000000) BEGIN\n"
+	"  CREATE TABLE entries (key CHAR(12) PRIMARY KEY, found BOOL, value UINT64, tag CHAR(5), delta INT32,\n"
+	"    stored TIMESTAMP) CAPACITY 1024 USING LRU;\n"
+	"  CREATE TABLE pending (rpc_id UINT32 PRIMARY KEY, key CHAR(12)) CAPACITY 4096 USING LRU;\n"
+	"  ON REQUEST\n"
+	"    INSERT INTO reply SELECT entries.found, entries.value + n AS value, entries.tag,\n"
+	"      CASE WHEN n > 0 THEN entries.delta ELSE -1 END AS delta\n"
+	"      FROM input JOIN entries ON entries.key = input.key\n"
+	"      WHERE input.method = 'get' AND now() - entries.stored < ttl;\n"
+	"    INSERT OR REPLACE INTO pending SELECT input.rpc_id, input.key FROM input WHERE input.method = 'get';\n"
+	"    INSERT INTO output SELECT * FROM input;\n"
+	"  ON RESPONSE\n"
+	"    INSERT OR REPLACE INTO entries SELECT pending.key, input.found, input.value, input.tag, input.delta, now()\n"
+	"      FROM input JOIN pending ON pending.rpc_id = input.rpc_id\n"
+	"      WHERE input.method = 'get' AND input.status = 'OK' AND input.delta != 7;\n"
+	"    DELETE FROM pending WHERE pending.rpc_id = input.rpc_id;\n"
+	"    INSERT INTO output SELECT * FROM input;\n"
+	"END;\n"
+	"CREATE ELEMENT deny (key CHAR(12)) DROP STATUS PERMISSION_DENIED BEGIN\n"
+	"  ON REQUEST\n"
+	"    INSERT INTO output SELECT * FROM input WHERE input.key NOT LIKE 'b%';\n"
+	"END;\n"
+	"CREATE CHAIN cc ON kvc (tap, cache, deny);\n";
+
+START_TEST(test_cache_chain)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/cache_chain.adn", tmpdir);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(CACHE_CHAIN, f);
+	fclose(f);
+	run_chain("cache_chain", path, 1);
 }
 END_TEST
 
@@ -994,12 +1179,17 @@ static Suite *diff_suite(void)
 	tcase_add_test(tc, test_mutation);
 	tcase_add_test(tc, test_ratelimit);
 	tcase_add_test(tc, test_ratelimit_key);
+	tcase_add_test(tc, test_cache);
+	tcase_add_test(tc, test_abtest);
+	tcase_add_test(tc, test_header_routing);
+	tcase_add_test(tc, test_stateful_routing);
 	tcase_add_test(tc, test_reorder_o1);
 	tcase_add_test(tc, test_reorder_o0);
 	tcase_add_test(tc, test_ten);
 	tcase_add_test(tc, test_state);
 	tcase_add_test(tc, test_features);
 	tcase_add_test(tc, test_arith);
+	tcase_add_test(tc, test_cache_chain);
 	suite_add_tcase(s, tc);
 	return s;
 }

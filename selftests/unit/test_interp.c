@@ -299,6 +299,79 @@ START_TEST(test_metrics)
 }
 END_TEST
 
+/* The cache (elements/cache): a get passes and waits in `pending`; the
+ * server's OK response fills `entries`; the next get of the key is
+ * answered by the network with the response's bytes; the TTL and a put
+ * make it reach the server again. */
+static struct interp_verdict cache_req(struct chain *c, uint16_t method, uint32_t rpc_id, const char *key,
+				       uint8_t *out, size_t *out_len)
+{
+	uint8_t f[INTERP_ANSWER_MAX + 64];
+	struct interp_verdict v;
+	size_t len = iu_request(c->ir, f, rpc_id, method, method == 2 ? 8 : 0);
+	iu_set_str(c->ir, f, "key", key);
+	interp_datagram(c->in, f, len, 1, &c->env, &v);
+	if (out) {
+		*out_len = v.action == INTERP_ANSWER ? v.len : len;
+		memcpy(out, f, *out_len);
+	}
+	return v;
+}
+
+START_TEST(test_cache)
+{
+	static const uint8_t body[9] = { 1, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11 };
+	struct chain c;
+	uint8_t f[INTERP_ANSWER_MAX + 64];
+	size_t n;
+	struct interp_verdict v;
+
+	open_chain(&c, "cache");
+	struct interp_table *entries = interp_table_by_name(c.in, "cache__entries");
+	struct interp_table *pending = interp_table_by_name(c.in, "cache__pending");
+	PASSES(cache_req(&c, 1, 7, "k1", NULL, NULL));
+	ck_assert_uint_eq(interp_table_rows(pending), 1);
+	/* the server's response: found, value; an error status fills nothing */
+	n = iu_response(f, 16, 7, 1, 14);
+	interp_datagram(c.in, f, n, 0, &c.env, &v);
+	PASSES(v);
+	ck_assert_uint_eq(interp_table_rows(entries), 0);
+	ck_assert_uint_eq(interp_table_rows(pending), 0);
+	PASSES(cache_req(&c, 1, 7, "k1", NULL, NULL));
+	n = iu_response(f, 16 + 9, 7, 1, 0);
+	memcpy(f + 16, body, 9);
+	interp_datagram(c.in, f, n, 0, &c.env, &v);
+	PASSES(v);
+	ck_assert_uint_eq(interp_table_rows(entries), 1);
+	ck_assert_uint_eq(interp_table_rows(pending), 0);
+	/* answered: the reply is the response, with the request's rpc_id */
+	v = cache_req(&c, 1, 8, "k1", f, &n);
+	ck_assert_int_eq(v.action, INTERP_ANSWER);
+	ck_assert_int_eq(v.at, 0);
+	ck_assert_uint_eq(n, 25);
+	static const uint8_t hdr[12] = { 25, 0, 0, 0, 8, 0, 0, 0, 1, 0, 1, 0 };
+	ck_assert_mem_eq(f, hdr, 12);
+	ck_assert_uint_eq(f[12], 1); /* ADN_F_NET_REPLY */
+	ck_assert_mem_eq(f + 16, body, 9);
+	/* another key, and another method, are not answered */
+	PASSES(cache_req(&c, 1, 9, "k2", NULL, NULL));
+	/* the TTL (1 s by default): still fresh just before, not at it */
+	c.w.now += 999999999;
+	ck_assert_int_eq(cache_req(&c, 1, 10, "k1", NULL, NULL).action, INTERP_ANSWER);
+	c.w.now += 1;
+	PASSES(cache_req(&c, 1, 11, "k1", NULL, NULL));
+	/* a put forgets the key */
+	n = iu_response(f, 16 + 9, 11, 1, 0);
+	memcpy(f + 16, body, 9);
+	interp_datagram(c.in, f, n, 0, &c.env, &v);
+	ck_assert_int_eq(cache_req(&c, 1, 12, "k1", NULL, NULL).action, INTERP_ANSWER);
+	PASSES(cache_req(&c, 2, 13, "k1", NULL, NULL));
+	ck_assert_uint_eq(interp_table_rows(entries), 0);
+	PASSES(cache_req(&c, 1, 14, "k1", NULL, NULL));
+	close_chain(&c);
+}
+END_TEST
+
 /* The layout check and malformed frames, as the runtime decides them. */
 START_TEST(test_runtime_checks)
 {
@@ -372,6 +445,7 @@ static Suite *interp_suite(void)
 	tcase_add_test(tc, test_admission);
 	tcase_add_test(tc, test_bandwidth);
 	tcase_add_test(tc, test_metrics);
+	tcase_add_test(tc, test_cache);
 	tcase_add_test(tc, test_runtime_checks);
 	tcase_add_test(tc, test_reorder_equivalent);
 	suite_add_tcase(s, tc);

@@ -52,6 +52,8 @@ START_TEST(test_tcp_sk_msg)
 	char *c = adnc_gen_bpf(u);
 	ck_assert(strstr(c, "#include \"adn_sk_msg.h\""));
 	ck_assert(!strstr(c, "adn_tc.h"));
+	ck_assert(!strstr(c, "adn_sk_skb.h")); /* no receiver element: no stream parser */
+	ck_assert(!strstr(c, "ADN_SKB_CHAIN_REQUEST"));
 	ck_assert(strstr(c, "#define ADN_LAYOUT 0x"));
 	ck_assert(strstr(c, "place=compress=app\\n"));
 	free(c);
@@ -108,6 +110,17 @@ START_TEST(test_forced)
 	ck_assert_msg(strstr(d, "--hook count=xdp: XDP at the server's ingress runs request elements only"), "%s", d);
 	adnc_unit_free(u);
 	free(d);
+	/* an element that answers requests: TC builds the reply, XDP cannot */
+	struct ir_forced_place ax[] = { { "ans", PLACE_XDP } };
+	u = place(SVC("TRANSPORT UDP")
+		  "CREATE ELEMENT ans (user CHAR(16), RESPONSE ok BOOL) BEGIN ON REQUEST\n"
+		  "  INSERT INTO reply SELECT TRUE AS ok FROM input WHERE input.method = 'get' AND input.user = 'c';\n"
+		  "  INSERT INTO output SELECT * FROM input;\nEND;\nCREATE CHAIN c ON s (ans);",
+		  ax, 1, &d);
+	ck_assert(!u->ir);
+	ck_assert_msg(strstr(d, "XDP at the server's ingress does not build replies"), "%s", d);
+	adnc_unit_free(u);
+	free(d);
 	/* a forced location that breaks chain order */
 	u = place(SVC("TRANSPORT UDP") ACL "CREATE ELEMENT n2 (user CHAR(16)) BEGIN ON REQUEST INSERT INTO output SELECT * FROM input; END;\n"
 		  "CREATE CHAIN c ON s (n2, acl);", (struct ir_forced_place[]){ { "n2", PLACE_XDP }, { "acl", PLACE_TC } }, 2, &d);
@@ -119,7 +132,7 @@ START_TEST(test_forced)
 	struct { const char *svc; struct ir_forced_place f; const char *want; } bad[] = {
 		{ SVC("TRANSPORT UDP"), { "acl", PLACE_SK_MSG }, "sk_msg sees TCP streams only" },
 		{ SVC(""), { "acl", PLACE_TC }, "needs TRANSPORT UDP" },
-		{ SVC(""), { "acl", PLACE_SK_SKB }, "not available in this version" },
+		{ SVC("TRANSPORT UDP"), { "acl", PLACE_SK_SKB }, "sk_skb sees TCP streams only" },
 		{ SVC(""), { "compress", PLACE_SK_MSG }, "IMPLEMENTED IN APP" },
 		{ SVC(""), { "nope", PLACE_SK_MSG }, "has no element 'nope'" },
 	};
@@ -132,6 +145,71 @@ START_TEST(test_forced)
 		adnc_unit_free(u);
 		free(d);
 	}
+}
+END_TEST
+
+/* TCP: the receiver's sk_skb, chosen only when asked for */
+START_TEST(test_tcp_sk_skb)
+{
+	char *d;
+	/* AT RECEIVER: acl at sk_skb; count after it follows (chain order),
+	 * its response side in the server's sk_msg */
+	struct adnc_unit *u = place(SVC("") ACL LOG "CREATE CHAIN c ON s (acl AT RECEIVER, count);", NULL, 0, &d);
+	ck_assert_msg(u->ir, "%s", d);
+	ck_assert_str_eq(where(u, "acl"), "sk_skb");
+	ck_assert_str_eq(where(u, "count"), "sk_skb");
+	char *c = adnc_gen_bpf(u);
+	ck_assert(strstr(c, "#include \"adn_sk_skb.h\"\n#include \"adn_sk_msg.h\""));
+	ck_assert(strstr(c, "adn_chain_request_sk_skb(struct adn_frame *f, __u32 *at)"));
+	ck_assert(strstr(c, "#define ADN_SKB_CHAIN_REQUEST adn_chain_request_sk_skb"));
+	ck_assert(strstr(c, "#define ADN_MSG_CHAIN_RESPONSE adn_chain_response_sk_msg"));
+	/* the response side of count runs in the sk_msg pair */
+	const char *resp = strstr(c, "adn_chain_response_sk_msg(struct adn_frame *f, __u32 from)");
+	ck_assert(resp && strstr(resp, "count_response(f)"));
+	ck_assert(!strstr(c, "adn_tc.h"));
+	ck_assert(!strstr(c, "_none"));
+	ck_assert(strstr(c, "hook=sk_skb\\n"));
+	ck_assert(strstr(c, "place=acl=sk_skb\\n"));
+	free(c);
+	char *e = adnc_gen_explain(u);
+	ck_assert_msg(strstr(e, "AT RECEIVER over TCP: the server's sk_skb stream verdict"), "%s", e);
+	ck_assert_msg(strstr(e, "an earlier element of the chain runs at the receiver, so this one must too (chain order): the server's sk_skb"), "%s", e);
+	free(e);
+	adnc_unit_free(u);
+	free(d);
+	/* forced: only acl moves; the element before it stays at the sender */
+	struct ir_forced_place f[] = { { "acl", PLACE_SK_SKB } };
+	u = place(SVC("") ACL LOG "CREATE CHAIN c ON s (count, acl);", f, 1, &d);
+	ck_assert_msg(u->ir, "%s", d);
+	ck_assert_str_eq(where(u, "count"), "sk_msg");
+	ck_assert_str_eq(where(u, "acl"), "sk_skb");
+	c = adnc_gen_bpf(u);
+	ck_assert(strstr(c, "adn_chain_request_sk_msg(struct adn_frame *f, __u32 *at)"));
+	ck_assert(strstr(c, "#define ADN_MSG_CHAIN_REQUEST adn_chain_request_sk_msg"));
+	free(c);
+	adnc_unit_free(u);
+	free(d);
+	/* a sender element after a receiver element breaks chain order */
+	u = place(SVC("") ACL LOG "CREATE CHAIN c ON s (acl, count);",
+		  (struct ir_forced_place[]){ { "acl", PLACE_SK_SKB }, { "count", PLACE_SK_MSG } }, 2, &d);
+	ck_assert(!u->ir);
+	ck_assert_msg(!strncmp(d, "t.adn:", 6) && strstr(d, ": error: --place count=sk_msg"), "%s", d);
+	ck_assert_msg(strstr(d, "--place count=sk_msg: 'acl' runs earlier in the chain and is placed at the receiver; chain order would break"), "%s", d);
+	adnc_unit_free(u);
+	free(d);
+	/* ROUTE TO REPLICA must run at the sender */
+	u = place(SVC("") "CREATE ELEMENT lb (user CHAR(16)) BEGIN ON REQUEST ROUTE TO REPLICA hash(input.user);\n"
+		  "INSERT INTO output SELECT * FROM input; END;\nCREATE CHAIN c ON s (lb);", f, 0, &d);
+	ck_assert_msg(u->ir, "%s", d);
+	adnc_unit_free(u);
+	free(d);
+	u = place(SVC("") "CREATE ELEMENT lb (user CHAR(16)) BEGIN ON REQUEST ROUTE TO REPLICA hash(input.user);\n"
+		  "INSERT INTO output SELECT * FROM input; END;\nCREATE CHAIN c ON s (lb);",
+		  (struct ir_forced_place[]){ { "lb", PLACE_SK_SKB } }, 1, &d);
+	ck_assert(!u->ir);
+	ck_assert_msg(strstr(d, "--place lb=sk_skb: 'lb' routes requests (ROUTE TO REPLICA), which must happen before they leave the client: the sender's sk_msg, not the receiver's sk_skb"), "%s", d);
+	adnc_unit_free(u);
+	free(d);
 }
 END_TEST
 
@@ -162,6 +240,7 @@ int main(void)
 	tcase_add_test(t, test_tcp_sk_msg);
 	tcase_add_test(t, test_udp_tc_then_xdp);
 	tcase_add_test(t, test_forced);
+	tcase_add_test(t, test_tcp_sk_skb);
 	tcase_add_test(t, test_reorder_stays_on_hook);
 	suite_add_tcase(s, t);
 	SRunner *sr = srunner_create(s);

@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# Issue 5: the receiver's socket as a location. The kv chain with acl forced
+# to the server's sk_skb (stream parser + verdict; fault follows it there by
+# chain order, logging stays at the client's sk_msg) against the same chain
+# forced to sk_msg: alice and mallory pipelining 64 outstanding at once give
+# the same outcomes at both locations (alice all OK, mallory all
+# PERMISSION_DENIED, the handler sees alice's calls only), the log records
+# every request and every response once, the receiver's programs are
+# attached only when the chain has elements there, and detach leaves
+# nothing behind.
+source "$(dirname "$0")/../lib.sh"
+require_root
+ensure_bpffs
+require_chain_features
+require_features prog:sk_skb helper:sk_skb:bpf_skb_load_bytes helper:sk_skb:bpf_skb_store_bytes \
+	helper:sk_skb:bpf_get_socket_cookie helper:sock_ops:bpf_get_socket_cookie \
+	helper:sock_ops:bpf_sock_ops_cb_flags_set
+command -v bpftool >/dev/null || { echo "SKIP: no bpftool"; exit 77; }
+
+N=${N:-5000}
+PIN_ROOT=/sys/fs/bpf/adn
+
+# build LOC : kv.adn with acl forced to LOC, into $TEST_TMP/LOC/
+build() {
+	mkdir -p "$TEST_TMP/$1"
+	"$ADNC" "$ADN_ROOT/examples/kv/kv.adn" -o "$TEST_TMP/$1" --place "acl=$1" >"$TEST_TMP/$1.adnc" 2>&1 ||
+		fail "adnc --place acl=$1: $(cat "$TEST_TMP/$1.adnc")"
+}
+
+# skb_stat CHAIN NAME : a counter of the receiver's adn_skb_stats, summed over CPUs
+# (bpftool prints the per-CPU values as bytes: u64 little-endian fields in
+# the order of struct adn_skb_stats, bpf/adn_sk_skb.h)
+skb_stat() {
+	local names=(frames requests dropped rewritten malformed bad_layout batches) i k sum=0 b
+	for ((i = 0; i < ${#names[@]}; i++)); do [ "${names[$i]}" = "$2" ] && break; done
+	[ $i -lt ${#names[@]} ] || fail "skb_stat: no counter $2"
+	while read -r -a b; do
+		for ((k = 7; k >= 0; k--)); do
+			sum=$((sum + ($(printf '%d' "${b[$((i * 8 + k))]}") << (8 * k))))
+		done
+	done < <(bpftool -j map dump pinned "$PIN_ROOT/$1/adn_skb_stats" |
+		jq -r '.[0].values[] | .value | join(" ")')
+	echo $sum
+}
+
+# watch_strp_stall PORT PID... : while the PIDs run, look for a server
+# socket on PORT that holds received bytes (skmem r > 0) while its Recv-Q
+# reads 0, in three samples 0.4 s apart: the signature of the kernel bug in
+# docs/kernel-notes.md ("The receiver's socket"), where tcp_bpf_strp_read_sock
+# moves copied_seq past rcv_nxt (ss clamps the negative Recv-Q to 0) and
+# strparser is never woken for the bytes left. Writes the socket's ss line
+# to $TEST_TMP/strp_stall.
+watch_strp_stall() {
+	local port=$1 seen=0 line p alive
+	shift
+	: >"$TEST_TMP/strp_stall"
+	while :; do
+		alive=0
+		for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
+		[ $alive = 1 ] || return 0
+		line=$(ss -tmnH state established "( sport = :$port )" 2>/dev/null |
+			awk '/^[0-9]/ { q = $1; a = $3 } /skmem:\(r[1-9]/ && q == 0 { print a, $0; exit }')
+		if [ -n "$line" ]; then
+			seen=$((seen + 1))
+			[ $seen -ge 3 ] && { echo "$line" >"$TEST_TMP/strp_stall"; return 0; }
+		else
+			seen=0
+		fi
+		sleep 0.4
+	done
+}
+
+# progs_named NAME : live programs whose name starts with NAME
+progs_named() {
+	bpftool -j prog show | jq -r --arg n "$1" '[.[] | select(.name // "" | startswith($n))] | length'
+}
+
+# run LOC PORT : attach the chain built for LOC, run alice and mallory at
+# once, check outcomes and the log; sets OUT_<LOC> to a summary line.
+run() {
+	local loc=$1 port=$2 chain=adntest-recv-$1 cg out m log drain req resp
+	make_cgroup cg "recv-$loc"
+	KV_OBJ=$TEST_TMP/$loc/kv.bpf.o attach_chain "$chain" "$port" "$cg"
+	"$ADNCTL" param "$chain" fault.probability 0 || fail "$loc: cannot set fault.probability"
+	start_server "$cg" "$port"
+	log=$TEST_TMP/$loc.log.jsonl
+	"$ADNCTL" log "$chain" -o "$log" --follow --interval-ms 20 >"$TEST_TMP/$loc.drain.out" 2>&1 &
+	drain=$!
+	_pids+=("$drain")
+
+	kv "$cg" "$port" --user mallory --count "$N" --outstanding 64 >"$TEST_TMP/$loc.m.json" &
+	local mpid=$!
+	kv "$cg" "$port" --user alice --count "$N" --outstanding 64 >"$TEST_TMP/$loc.a.json" &
+	local apid=$! arc=0 mrc=0
+	[ "$loc" = sk_skb ] && watch_strp_stall "$port" "$apid" "$mpid" &
+	local wpid=$!
+	wait $apid || arc=$?
+	wait $mpid || mrc=$?
+	[ "$loc" = sk_skb ] && { kill $wpid 2>/dev/null; wait $wpid 2>/dev/null; }
+	out=$(cat "$TEST_TMP/$loc.a.json")
+	m=$(cat "$TEST_TMP/$loc.m.json")
+	if [ "$loc" = sk_skb ] && [ -s "$TEST_TMP/strp_stall" ] &&
+		[ "$(jq -s '[.[].status.deadline_exceeded // 0] | add' "$TEST_TMP/$loc.a.json" "$TEST_TMP/$loc.m.json")" != 0 ]; then
+		echo "SKIP: kernel $(uname -r) stalled a strparser socket (tcp_bpf_strp_read_sock left copied_seq past rcv_nxt: $(head -1 "$TEST_TMP/strp_stall")); a kernel bug since Linux 6.14, not adn's (docs/kernel-notes.md, \"The receiver's socket\")"
+		exit 77
+	fi
+	[ $arc = 0 ] || fail "$loc: alice: $out"
+	[ $mrc = 0 ] || fail "$loc: mallory run failed: $m"
+	sleep 0.3
+	kill -TERM $drain
+	wait $drain || fail "$loc: log drainer failed: $(cat "$TEST_TMP/$loc.drain.out")"
+
+	expect_eq "$loc: alice ok" "$N" "$(status_count "$out" ok)"
+	expect_eq "$loc: mallory denied" "$N" "$(status_count "$m" permission_denied)"
+	expect_eq "$loc: mallory ok" 0 "$(status_count "$m" ok)"
+	stop_server
+	expect_eq "$loc: alice handled" "$N" "$(handled_by alice)"
+	expect_eq "$loc: mallory handled" 0 "$(handled_by mallory)"
+
+	# the log: every request and every response once, with the caller's status
+	req=$(jq -r 'select(.kind == "request") | .rpc_id' "$log" | sort -n)
+	resp=$(jq -r 'select(.kind == "response") | .rpc_id' "$log" | sort -n)
+	expect_eq "$loc: request records" $((2 * N)) "$(wc -l <<<"$req")"
+	expect_eq "$loc: response records" $((2 * N)) "$(wc -l <<<"$resp")"
+	expect_eq "$loc: responses answer the requests" "$req" "$resp"
+	expect_eq "$loc: denied responses logged" "$N" \
+		"$(jq -r 'select(.kind == "response" and .status == "permission_denied") | 1' "$log" | wc -l)"
+	expect_eq "$loc: ok responses logged" "$N" \
+		"$(jq -r 'select(.kind == "response" and .status == "ok") | 1' "$log" | wc -l)"
+	expect_eq "$loc: log records lost" 0 "$(chain_stat "$chain" log_lost)"
+
+	# the receiver's programs: attached, pinned and shown only when needed
+	local st
+	st=$("$ADN_LOAD" status "$chain") || fail "$loc: adn-load status"
+	if [ "$loc" = sk_skb ]; then
+		[ -e "$PIN_ROOT/$chain/prog_skb_parser" ] && [ -e "$PIN_ROOT/$chain/prog_skb_verdict" ] ||
+			fail "sk_skb: parser/verdict not pinned: $(ls "$PIN_ROOT/$chain")"
+		grep -q adn_skb_parser <<<"$st" && grep -q adn_skb_verdict <<<"$st" ||
+			fail "sk_skb: adn-load status does not show the receiver's programs: $st"
+		expect_eq "sk_skb: requests denied at the receiver" "$N" "$(skb_stat "$chain" dropped)"
+		expect_eq "sk_skb: requests run at the receiver" $((2 * N)) "$(skb_stat "$chain" requests)"
+		expect_eq "sk_skb: impossible frames" 0 "$(skb_stat "$chain" malformed)"
+		# one strparser message per batch of frames: the verdict walked
+		# every frame, in no more messages than frames
+		expect_eq "sk_skb: frames walked" $((2 * N)) "$(skb_stat "$chain" frames)"
+		local batches
+		batches=$(skb_stat "$chain" batches)
+		expect_range "sk_skb: batches" 1 $((2 * N)) "$batches"
+		note "sk_skb: $((2 * N)) frames in $batches strparser messages"
+		expect_eq "sk_skb: sender-side drops" 0 "$(chain_stat "$chain" dropped)"
+	else
+		[ ! -e "$PIN_ROOT/$chain/prog_skb_parser" ] && [ ! -e "$PIN_ROOT/$chain/adn_rsocks" ] ||
+			fail "sk_msg: receiver programs or map attached: $(ls "$PIN_ROOT/$chain")"
+		grep -q adn_skb_ <<<"$st" && fail "sk_msg: status shows receiver programs: $st"
+		expect_eq "sk_msg: sender-side drops" "$N" "$(chain_stat "$chain" dropped)"
+	fi
+
+	"$ADN_LOAD" detach "$chain" || fail "$loc: detach"
+	[ ! -e "$PIN_ROOT/$chain" ] || fail "$loc: pins left after detach: $(ls "$PIN_ROOT/$chain")"
+	printf -v "OUT_${loc}" 'alice ok=%s mallory denied=%s' "$(status_count "$out" ok)" \
+		"$(status_count "$m" permission_denied)"
+}
+
+build sk_skb
+build sk_msg
+# The placement is what was asked, and only the receiver's object has the
+# receiver's programs.
+"$ADNC" "$ADN_ROOT/examples/kv/kv.adn" -o "$TEST_TMP/explain" --place acl=sk_skb --explain >"$TEST_TMP/explain.txt" 2>&1 ||
+	fail "adnc --explain: $(cat "$TEST_TMP/explain.txt")"
+grep -Eq '^  acl +at sk_skb +forced by --place sk_skb' "$TEST_TMP/explain.txt" ||
+	fail "--explain does not show acl at sk_skb: $(grep -E '^  (logging|acl|fault) ' "$TEST_TMP/explain.txt")"
+grep -Eq '^  fault +at sk_skb +an earlier element of the chain runs at the receiver' "$TEST_TMP/explain.txt" ||
+	fail "--explain: fault is not at the receiver: $(grep -E '^  fault ' "$TEST_TMP/explain.txt")"
+grep -Eq '^  logging +at sk_msg ' "$TEST_TMP/explain.txt" || fail "--explain: logging moved"
+sections() { readelf -SW "$1" | grep -cE '\] sk_skb/stream_' || true; }
+expect_eq "sk_skb object: receiver programs" 2 "$(sections "$TEST_TMP/sk_skb/kv.bpf.o")"
+expect_eq "sk_msg object: receiver programs" 0 "$(sections "$TEST_TMP/sk_msg/kv.bpf.o")"
+
+before=$(progs_named adn_skb_)
+run sk_skb 17090
+run sk_msg 17091
+expect_eq "same outcomes at sk_skb and sk_msg" "$OUT_sk_skb" "$OUT_sk_msg"
+# detach released the receiver's programs (the kernel frees them a moment later)
+for ((i = 0; i < 40; i++)); do
+	[ "$(progs_named adn_skb_)" = "$before" ] && break
+	sleep 0.05
+done
+expect_eq "receiver programs left after detach" "$before" "$(progs_named adn_skb_)"
+
+# Hot update is refused for a chain with elements at the receiver.
+make_cgroup CGU recv-upd
+KV_OBJ=$TEST_TMP/sk_skb/kv.bpf.o attach_chain adntest-recv-upd 17092 "$CGU"
+"$ADN_LOAD" update adntest-recv-upd "$TEST_TMP/sk_skb/kv.bpf.o" >"$TEST_TMP/upd.out" 2>&1 &&
+	fail "update of a chain with receiver elements succeeded"
+grep -q "receiver's sk_skb, which hot update cannot swap" "$TEST_TMP/upd.out" ||
+	fail "unclear update refusal: $(cat "$TEST_TMP/upd.out")"
+expect_eq "update refusal is one line" 1 "$(wc -l <"$TEST_TMP/upd.out")"
+"$ADN_LOAD" detach adntest-recv-upd || fail "detach after refused update"
+# ... and so is updating a chain without them to an object with them.
+KV_OBJ=$TEST_TMP/sk_msg/kv.bpf.o attach_chain adntest-recv-upd2 17093 "$CGU"
+"$ADN_LOAD" update adntest-recv-upd2 "$TEST_TMP/sk_skb/kv.bpf.o" >"$TEST_TMP/upd2.out" 2>&1 &&
+	fail "update to an object with receiver elements succeeded"
+grep -q "runs elements at the receiver's sk_skb, whose programs update and migrate cannot swap" "$TEST_TMP/upd2.out" ||
+	fail "unclear update refusal: $(cat "$TEST_TMP/upd2.out")"
+expect_eq "update refusal is one line" 1 "$(wc -l <"$TEST_TMP/upd2.out")"
+[ ! -e "$PIN_ROOT/adntest-recv-upd2/prog_skb_verdict" ] || fail "refused update left receiver programs"
+"$ADN_LOAD" detach adntest-recv-upd2 || fail "detach after refused update"
+echo ok
