@@ -63,6 +63,9 @@ static void attach_usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: adn-load attach --cgroup PATH [--cgroup PATH ...] [OPTIONS] OBJ\n"
+		"       adn-load attach --dev [tc:|xdp:]IFACE[@NETNS] [--dev ...] [--xdp-native]\n"
+		"                       [--cgroup PATH ...] [OPTIONS] OBJ\n"
+		"       adn-load attach --offload DEV[@NETNS] [OPTIONS] OBJ   (see --offload --help)\n"
 		"\n"
 		"Load the chain in OBJ (built by adnc), write its configuration, parameter\n"
 		"defaults and initial rows, attach its sock_ops program to each cgroup and\n"
@@ -76,6 +79,14 @@ static void attach_usage(FILE *out)
 		"                      (repeatable; at least one)\n"
 		"  -p, --port N        service port (default: port= of .adn.meta)\n"
 		"  -n, --name CHAIN    chain name (default: chain= of .adn.meta)\n"
+		"      --dev [tc:|xdp:]IFACE[@NETNS]\n"
+		"                      attach the elements placed at TC (clsact egress\n"
+		"                      for requests, ingress for responses) or at XDP\n"
+		"                      to IFACE, in network namespace NETNS (a name under\n"
+		"                      /run/netns) if given; tc: or xdp: says which when\n"
+		"                      the chain has both (repeatable; with --dev no\n"
+		"                      --cgroup is needed)\n"
+		"      --xdp-native    attach XDP in driver mode (default: generic)\n"
 		"      --json          print the result as JSON\n"
 		"  -v, --verbose       show libbpf's messages\n"
 		"  -h, --help          this help\n");
