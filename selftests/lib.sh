@@ -16,6 +16,7 @@ KV_OBJ=${KV_OBJ:-$ADN_ROOT/build/kv/kv.bpf.o}
 
 _cleanup_cmds=()
 _pids=()
+declare -A _bg_out=()
 TEST_TMP=$(mktemp -d /tmp/adn-test.XXXXXX)
 
 on_exit() { _cleanup_cmds+=("$*"); }
@@ -51,6 +52,21 @@ expect_eq() { # what expected actual
 expect_range() { # what lo hi actual
 	[ "$4" -ge "$2" ] && [ "$4" -le "$3" ] || fail "$1: $4 not in [$2, $3]"
 }
+
+# Clock-bound checks. Under emulation (make vmtest runs QEMU's TCG) a run
+# takes 10-50x the host's time, so a test that counts what a clock allows
+# (token buckets, rows flipped during a run) derives its bounds from the time
+# it measured, never from the time it meant to take: exact where the machine
+# is fast, wider but still able to fail where it is slow.
+#   now                  wall-clock seconds (microseconds), for elapsed times
+#   since T0             seconds from T0 (a `now`) to now
+#   floor_of EXPR        floor of an awk expression (e.g. "20 + 1 * 3.2")
+#   run_seconds JSON     how long a kv-client run took by its own clock: from
+#                        before its first request to its last reply
+now() { echo "$EPOCHREALTIME"; }
+since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.6f\n", b - a }'; }
+floor_of() { awk "BEGIN { x = ($1); f = int(x); if (f > x) f--; print f }"; }
+run_seconds() { jq -r '.seconds' <<<"$1"; }
 
 require_root() {
 	[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (real BPF)"; exit 77; }
@@ -155,7 +171,11 @@ start_bg() {
 		>"$TEST_TMP/$name.out" 2>&1 &
 	BG_PID=$!
 	_pids+=("$BG_PID")
+	_bg_out[$BG_PID]=$TEST_TMP/$name.out
 }
+
+# bg_out PID : the output file of a start_bg process
+bg_out() { echo "${_bg_out[$1]:-}"; }
 
 # wait_for_line FILE REGEX [SECONDS]
 wait_for_line() {
@@ -216,6 +236,25 @@ status_count() {
 # stat CHAIN NAME : a counter of adn_stats summed over CPUs.
 chain_stat() {
 	"$ADN_LOAD" status "$1" --json | jq -r --arg n "$2" '.stats[$n]'
+}
+
+# wait_stat CHAIN NAME MIN [PID] : wait (60 s at most) until the chain's
+# counter NAME reaches MIN; with PID (a start_bg process sending the
+# traffic), fail at once if it has ended. "Under load" means the load has
+# reached the chain, not that some time has passed since a client was
+# started: a process starts and connects in milliseconds on the host and in
+# seconds under emulation.
+wait_stat() {
+	local end=$((SECONDS + 60)) v
+	while :; do
+		v=$(chain_stat "$1" "$2")
+		[ "${v:-0}" -ge "$3" ] 2>/dev/null && return 0
+		if [ -n "${4:-}" ] && ! kill -0 "$4" 2>/dev/null; then
+			fail "$1: counter $2 is ${v:-unknown}, not $3 (line ${BASH_LINENO[0]}), and the client ended: $(tail -3 "$(bg_out "$4")" 2>/dev/null)"
+		fi
+		[ $SECONDS -lt $end ] || fail "$1: counter $2 is ${v:-unknown}, not $3 after 60 s (line ${BASH_LINENO[0]})"
+		sleep 0.1
+	done
 }
 
 # use_element NAME : compile elements/NAME/NAME.adn (the element and its

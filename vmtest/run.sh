@@ -14,7 +14,8 @@
 #   ONLY=chain         a subset of the tests, as for run_kernel_tests.sh
 #   VERBOSE=1          the guest console on stdout too (it is always in the log)
 #   VMTEST_ACCEL=auto|kvm|tcg   auto: KVM if a probe boot of the kernel works
-#   VMTEST_TIMEOUT=s   per boot (default 2400 under TCG, 600 under KVM)
+#   VMTEST_TIMEOUT=s   per boot (default 5400 under TCG, 1800 under KVM; the
+#                      whole suite needs 35-45 min under TCG on 2 busy cores)
 #   VMTEST_MEM=MiB VMTEST_CPUS=n   guest size (2048, all host cores up to 4)
 #   VMTEST_CACHE=dir   downloads and unpacked kernels (vmtest/.cache)
 #   VMTEST_OUT=dir     initramfs and console logs (build/vmtest)
@@ -312,7 +313,7 @@ for name in ${KERNEL//,/ }; do
 	cp "$kdir/vmlinuz" "$OUT/$pkg.vmlinuz"
 	exec 9>&-
 	accel=$(pick_accel "$kdir")
-	if [ "$accel" = kvm ]; then tmo=${VMTEST_TIMEOUT:-600}; else tmo=${VMTEST_TIMEOUT:-2400}; fi
+	if [ "$accel" = kvm ]; then tmo=${VMTEST_TIMEOUT:-1800}; else tmo=${VMTEST_TIMEOUT:-5400}; fi
 	log "$name: $pkg $ver ($(cat "$kdir/release")), $accel, ${CPUS} CPUs, timeout ${tmo}s"
 	env=$OUT/$name.env
 	{

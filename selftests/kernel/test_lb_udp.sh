@@ -56,12 +56,18 @@ expect_eq "mallory denied by the network" 200 "$(status_count "$out" permission_
 expect_eq "mallory: network replies" 200 "$(jq -r .net_replies <<<"$out")"
 [ "$(chain_stat "$CHAIN" routed)" -ge 3000 ] || fail "routed: $(chain_stat "$CHAIN" routed)"
 
-# 2. graceful removal under load (prefix b)
+# 2. graceful removal under load (prefix b). The client runs until stopped
+# (SIGINT: no new calls, the outstanding ones complete, then its report);
+# the removal comes once 300 of its calls were routed, the stop once 300
+# more were routed after it (wait_stat: however slow the machine).
+r=$(chain_stat "$CHAIN" routed)
 start_bg client-b "$CG_C" nsenter --net="/run/netns/$NS_C" -- "$KV_CLIENT" --udp \
-	--replicas "$REPLICAS" --port $PORT --json --user alice --duration 3 --outstanding 32 --key-prefix b
+	--replicas "$REPLICAS" --port $PORT --json --user alice --duration 300 --outstanding 32 --key-prefix b
 CB=$BG_PID
-sleep 1.2
+wait_stat "$CHAIN" routed $((r + 300)) "$CB"
 "$ADNCTL" replica "$CHAIN" shard remove "${IP_S[3]}:$PORT" || fail "adnctl replica remove"
+wait_stat "$CHAIN" routed $(($(chain_stat "$CHAIN" routed) + 300)) "$CB"
+kill -INT "$CB"
 wait "$CB" || fail "client during removal: $(cat "$TEST_TMP/client-b.out")"
 out=$(grep "^{" "$TEST_TMP/client-b.out")
 sent=$(jq -r .sent <<<"$out")
@@ -86,14 +92,19 @@ expect_eq "2 replicas: requests that reached their owners" 2000 "$n_c"
 # 4. a replica dies under load (prefix d), then is removed
 start_replicas 2 $PORT "$CG_S" --udp
 REPLICAS="${IP_S[1]},${IP_S[2]}"
+# (the client runs until stopped, as in 2: the kill comes once 300 of its
+# calls were routed, the stop once 300 more were routed after the removal)
+r=$(chain_stat "$CHAIN" routed)
 start_bg client-d "$CG_C" nsenter --net="/run/netns/$NS_C" -- "$KV_CLIENT" --udp \
-	--replicas "$REPLICAS" --port $PORT --json --user alice --duration 3 --outstanding 32 --key-prefix d
+	--replicas "$REPLICAS" --port $PORT --json --user alice --duration 300 --outstanding 32 --key-prefix d
 CD=$BG_PID
-sleep 1
+wait_stat "$CHAIN" routed $((r + 300)) "$CD"
 kill -KILL "${RPID[2]}"
 wait "${RPID[2]}" 2>/dev/null
 sleep 0.3
 "$ADNCTL" replica "$CHAIN" shard remove "${IP_S[2]}:$PORT" || fail "adnctl replica remove 2"
+wait_stat "$CHAIN" routed $(($(chain_stat "$CHAIN" routed) + 300)) "$CD"
+kill -INT "$CD"
 wait "$CD"
 out=$(grep "^{" "$TEST_TMP/client-d.out") || fail "no summary: $(cat "$TEST_TMP/client-d.out")"
 sent=$(jq -r .sent <<<"$out")

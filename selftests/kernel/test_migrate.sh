@@ -53,14 +53,32 @@ expect_eq "migrate to another schema: exit" 4 $?
 grep -q "count/hits" "$TEST_TMP/err" || fail "unclear: $(cat "$TEST_TMP/err")"
 "$ADN_LOAD" detach $CHAIN-w >/dev/null
 
-kv "$CGA" 17107 --user alice --duration 4 --outstanding 128 --conns 4 >"$TEST_TMP/a.json" &
-cpid=$!
-sleep 1.5
+# The client runs until stopped (SIGINT: no new calls, the outstanding ones
+# complete, then its report). The migration starts once A has counted 1000
+# of its requests, the stop comes once B has counted 1000 more after the
+# switch: before, during and after, however slow the machine (vmtest).
+wait_hits() { # CHAIN USER MIN : at most 60 s, while the client runs
+	local end=$((SECONDS + 60)) v
+	while :; do
+		v=$(hits "$1" "$2")
+		[ "$v" -ge "$3" ] && return 0
+		kill -0 "$cpid" 2>/dev/null || fail "client a ended early: $(cat "$TEST_TMP/client-a.out")"
+		[ $SECONDS -lt $end ] || fail "$1: $2 has $v hits, not $3 after 60 s"
+		sleep 0.1
+	done
+}
+start_bg client-a "$CGA" "$KV_CLIENT" --host 127.0.0.1 --port 17107 --json --user alice \
+	--duration 300 --outstanding 128 --conns 4
+cpid=$BG_PID
+wait_hits $CHAIN-a alice 1000
 "$ADN_LOAD" migrate $CHAIN-a --to $CHAIN-b --json >"$TEST_TMP/mig.json" || fail "migrate: $(cat "$TEST_TMP/mig.json")"
 note "migrate under load: $(cat "$TEST_TMP/mig.json")"
 kill -0 $cpid 2>/dev/null || fail "the client ended before the migration: not under load"
 frozen=$(hits $CHAIN-a alice)
-wait $cpid || fail "client a lost calls: $(cat "$TEST_TMP/a.json")"
+wait_hits $CHAIN-b alice $((500 + frozen + 1000))
+kill -INT $cpid
+wait $cpid || fail "client a lost calls: $(cat "$TEST_TMP/client-a.out")"
+cp "$TEST_TMP/client-a.out" "$TEST_TMP/a.json"
 sent=$(jq -r .sent "$TEST_TMP/a.json")
 expect_eq "client a: every call completed" "$sent" "$(jq -r .ok "$TEST_TMP/a.json")"
 expect_eq "a's tables stop changing at the switch" "$frozen" "$(hits $CHAIN-a alice)"

@@ -87,8 +87,19 @@ note "restore 1M rows: $(jq -r '"read \(.read_ms) ms, write \(.write_ms) ms"' <<
 expect_eq "1M rows round trip" "$sum1" "$("$ADNCTL" table $CHAIN2 big.rows list | sort | md5sum)"
 
 # --- consistency under load: pair.rows is written whole with b = 2a
-kv "$CG" $PORT --user dave --duration 2 --outstanding 64 >"$TEST_TMP/dave.json" &
-lpid=$!
+# dave runs until stopped (SIGINT: no new calls, the outstanding ones
+# complete); the snapshots start once the chain has counted 500 of his
+# requests, so all 8 are taken under load however slow the machine.
+dave_hits() { "$ADNCTL" table $CHAIN count.hits list --json | jq '[.[] | select(.user == "dave") | .n][0] // 0'; }
+start_bg dave "$CG" "$KV_CLIENT" --host 127.0.0.1 --port $PORT --json --user dave \
+	--duration 300 --outstanding 64
+lpid=$BG_PID
+for ((i = 0; i < 600; i++)); do
+	[ "$(dave_hits)" -ge 500 ] && break
+	kill -0 $lpid 2>/dev/null || fail "dave ended early: $(cat "$TEST_TMP/dave.out")"
+	sleep 0.1
+done
+[ "$(dave_hits)" -ge 500 ] || fail "dave's requests do not reach the chain"
 prev=0
 for i in $(seq 8); do
 	"$ADN_LOAD" snapshot $CHAIN -o "$TEST_TMP/live$i.snap" >/dev/null || fail "snapshot under load"
@@ -100,7 +111,9 @@ for i in $(seq 8); do
 	prev=$n
 	sleep 0.2
 done
-wait $lpid || fail "load lost calls"
+kill -0 $lpid 2>/dev/null || fail "dave ended during the snapshots: not under load"
+kill -INT $lpid
+wait $lpid || fail "load lost calls: $(cat "$TEST_TMP/dave.out")"
 note "8 snapshots under load: rows whole, counters monotone (last dave=$prev)"
 
 # --- corrupt files: refused with a clear message, state untouched
