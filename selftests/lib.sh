@@ -49,6 +49,16 @@ expect_eq() { # what expected actual
 	[ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"
 }
 
+# binomial_range N P : "lo hi", the counts of Binomial(N, P) outside which a
+# fair draw falls once in a million runs (normal approximation, mean +-
+# 4.89 sd). Wide enough that CI never fails by chance across the suite's
+# many draws; narrow enough to catch a wrong probability (at N=10000,
+# p=0.05: [393, 607], so 0.04 or 0.06 already fail).
+binomial_range() {
+	awk -v n="$1" -v p="$2" 'BEGIN { m = n * p; d = 4.89 * sqrt(n * p * (1 - p));
+		printf "%d %d\n", int(m - d), int(m + d + 1) }'
+}
+
 expect_range() { # what lo hi actual
 	[ "$4" -ge "$2" ] && [ "$4" -le "$3" ] || fail "$1: $4 not in [$2, $3]"
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# elements/fault: p = 0.5 over 4000 RPCs inside the binomial 99.9% interval;
+# elements/fault: p = 0.5 over 4000 RPCs inside the binomial one-in-a-million interval;
 # only_method = put (2) leaves gets alone.
 source "$(dirname "$0")/../lib.sh"
 require_root
@@ -15,7 +15,8 @@ N=4000
 out=$(kv "$CG" $PORT --count $N) || fail "run: $out"
 aborted=$(status_count "$out" aborted)
 note "p=0.5: $aborted of $N aborted"
-expect_range "aborted at p=0.5" 1896 2104 "$aborted"
+read -r lo hi < <(binomial_range $N 0.5)
+expect_range "aborted at p=0.5" "$lo" "$hi" "$aborted"
 "$ADNCTL" param $CHAIN fault.probability 1 || fail "set p=1"
 "$ADNCTL" param $CHAIN fault.only_method 2 || fail "set only_method"
 out=$(kv "$CG" $PORT --count 500 --method get) || fail "gets: $out"

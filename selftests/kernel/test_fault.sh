@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fault injection: with p = 0.05 over 10,000 RPCs the aborted fraction lies
-# in the binomial 99.9% interval; p = 0 aborts none; p = 1 aborts all.
+# in the binomial one-in-a-million interval; p = 0 aborts none; p = 1 aborts all.
 source "$(dirname "$0")/../lib.sh"
 require_root
 ensure_bpffs
@@ -16,10 +16,8 @@ N=10000
 # default from the program: 0.05
 out=$(kv "$CG" $PORT --user alice --count $N) || fail "p=0.05 run: $out"
 aborted=$(status_count "$out" aborted)
-# 99.9% two-sided normal approximation of Binomial(N, p): mean +- 3.29 sd
-read -r lo hi < <(awk -v n=$N -v p=0.05 'BEGIN { m = n * p; d = 3.29 * sqrt(n * p * (1 - p));
-	printf "%d %d\n", int(m - d), int(m + d + 1) }')
-note "p=0.05: $aborted of $N aborted (99.9% interval [$lo, $hi])"
+read -r lo hi < <(binomial_range $N 0.05)
+note "p=0.05: $aborted of $N aborted (one-in-a-million interval [$lo, $hi])"
 expect_range "aborted at p=0.05" "$lo" "$hi" "$aborted"
 expect_eq "ok + aborted at p=0.05" $N $(($(status_count "$out" ok) + aborted))
 

@@ -22,7 +22,8 @@ m=$(cat "$TEST_TMP/m.json")
 ok=$(status_count "$out" ok)
 aborted=$(status_count "$out" aborted)
 expect_eq "alice ok + aborted" 20000 $((ok + aborted))
-expect_range "alice aborted (p=0.3)" 5700 6300 "$aborted"
+read -r lo hi < <(binomial_range 20000 0.3)
+expect_range "alice aborted (p=0.3)" "$lo" "$hi" "$aborted"
 expect_eq "mallory denied" 20000 "$(status_count "$m" permission_denied)"
 stop_server
 expect_eq "alice handled = alice ok" "$ok" "$(handled_by alice)"

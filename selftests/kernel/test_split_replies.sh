@@ -26,7 +26,8 @@ aborted=$(status_count "$out" aborted)
 expect_eq "malformed or lost replies" "0 0 0" \
 	"$(jq -r '"\(.lost) \(.bad_replies) \(.status.unavailable // 0)"' <<<"$out")"
 expect_eq "ok + aborted" 20000 $((ok + aborted))
-expect_range "aborted (p=0.5)" 9400 10600 "$aborted"
+read -r lo hi < <(binomial_range 20000 0.5)
+expect_range "aborted (p=0.5)" "$lo" "$hi" "$aborted"
 stop_server
 expect_eq "handled = ok" "$ok" "$(handled_by alice)"
 echo ok

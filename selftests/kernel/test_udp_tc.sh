@@ -6,7 +6,7 @@
 #   2. XDP (generic) on the server's veth (kv_chain_xdp.bpf.o).
 # At each: alice's RPCs pass; mallory's come back PERMISSION_DENIED from
 # the network and never reach the handler; with fault p = 0.05 the aborted
-# fraction lies in the binomial 99.9% interval; malformed datagrams are
+# fraction lies in the binomial one-in-a-million interval; malformed datagrams are
 # counted and dropped with no effect on a concurrent client. Loaded with
 # bpftool and iproute2 (no adn-load), state set with bpftool.
 source "$(dirname "$0")/../lib.sh"
@@ -91,9 +91,8 @@ check_chain() {
 	out=$(kv_udp --user alice --count $N) || fail "$label: p=0.05 run: $out"
 	aborted=$(status_count "$out" aborted)
 	ok=$(status_count "$out" ok)
-	read -r lo hi < <(awk -v n=$N -v p=0.05 'BEGIN { m = n * p; d = 3.29 * sqrt(n * p * (1 - p));
-		printf "%d %d\n", int(m - d), int(m + d + 1) }')
-	note "$label: p=0.05: $aborted of $N aborted (99.9% interval [$lo, $hi])"
+	read -r lo hi < <(binomial_range $N 0.05)
+	note "$label: p=0.05: $aborted of $N aborted (one-in-a-million interval [$lo, $hi])"
 	expect_range "$label: aborted at p=0.05" "$lo" "$hi" "$aborted"
 	expect_eq "$label: ok + aborted" $N $((ok + aborted))
 	OK_TOTAL=$((OK_TOTAL + ok))
