@@ -269,12 +269,14 @@ static void emit_prologue(struct cg *g)
 		  ir->prog->basename, ir->prog->basename);
 	sb_puts(g->out, "#include \"adn_bpf.h\"\n\n");
 	sb_puts(g->out, "/* The network fields: what the elements read, at the same offset in the\n"
-			" * body of every request (first use along the chain). */\n");
+			" * body of every request (first use along the chain; the header fields,\n"
+			" * read by elements that may run beyond the sender, before the others). */\n");
 	sb_puts(g->out, "struct adn_net {\n");
 	for (size_t i = 0; i < ir->n_net; i++) {
 		sb_puts(g->out, "\t");
 		cg_bpf_type(g->out, ir, ir->net[i].type, ir->net[i].name);
-		sb_printf(g->out, "; /* offset %d */\n", ir->net[i].offset);
+		sb_printf(g->out, "; /* offset %d%s */\n", ir->net[i].offset,
+			  ir->net[i].header ? "" : ", sender-only: not in the header");
 	}
 	if (!ir->n_net)
 		sb_puts(g->out, "\t/* no element reads a field */\n");

@@ -46,6 +46,12 @@ static void emit_size(struct strbuf *o, const char *name, const struct ir_body_l
 	sb_puts(o, "\t(void)m;\n\treturn n;\n}\n\n");
 }
 
+static const char *net_comment(const struct ir_wire_field *w)
+{
+	return !w->net ? "" : w->header ? " /* network field */" :
+	       " /* network field, sender-only: not in the header */";
+}
+
 static void emit_encode(struct strbuf *o, const char *name, const struct ir_body_layout *l)
 {
 	sb_printf(o, "static inline long %s_encode(const struct %s *m, void *buf, size_t cap)\n{\n", name, name);
@@ -59,13 +65,12 @@ static void emit_encode(struct strbuf *o, const char *name, const struct ir_body
 		if (w->offset < 0)
 			continue;
 		if (w->type.kind == TY_CHAR)
-			sb_printf(o, "\tmemcpy(p + %d, m->%s, %d);%s\n", w->offset, w->name, w->type.len,
-				  w->net ? " /* network field */" : "");
+			sb_printf(o, "\tmemcpy(p + %d, m->%s, %d);%s\n", w->offset, w->name, w->type.len, net_comment(w));
 		else if (w->type.kind == TY_BOOL)
 			sb_printf(o, "\tp[%d] = m->%s ? 1 : 0;\n", w->offset, w->name);
 		else
 			sb_printf(o, "\tadn_rpc_put_le(p + %d, (uint64_t)m->%s, %d);%s\n", w->offset, w->name,
-				  type_size(w->type), w->net ? " /* network field */" : "");
+				  type_size(w->type), net_comment(w));
 	}
 	if (l->n_bytes) {
 		sb_printf(o, "\toff = %d;\n", l->fixed_size);
@@ -248,6 +253,8 @@ void codegen_header(struct strbuf *o, const struct ir_chain *ir)
 	sb_printf(o, "/* Network fields: at these offsets at the start of every request body.\n");
 	for (size_t i = 0; i < ir->n_net; i++) {
 		char tb[32];
+		if (i == ir->n_header)
+			sb_puts(o, " * Sender-only (after the header: only elements at the sender read them):\n");
 		sb_printf(o, " *   %-3d %-20s %s\n", ir->net[i].offset, ir->net[i].name,
 			  type_name(ir->net[i].type, tb, sizeof(tb)));
 	}

@@ -1,6 +1,7 @@
 /* The plan: <chain>.json for tools and tests, and the same facts as text
  * for `adnc --explain`. */
 #include <inttypes.h>
+#include <string.h>
 
 #include "codegen.h"
 
@@ -121,9 +122,11 @@ void codegen_plan(struct strbuf *o, const struct ir_chain *ir)
 		sb_json_str(o, ir->net[i].name);
 		sb_puts(o, ", \"type\": ");
 		json_type(o, ir->net[i].type);
-		sb_printf(o, ", \"offset\": %d, \"size\": %d}", ir->net[i].offset, type_size(ir->net[i].type));
+		sb_printf(o, ", \"offset\": %d, \"size\": %d, \"header\": %s}", ir->net[i].offset,
+			  type_size(ir->net[i].type), ir->net[i].header ? "true" : "false");
 	}
-	sb_printf(o, "\n  ],\n  \"network_size\": %d,\n  \"methods\": [", ir->net_size);
+	sb_printf(o, "\n  ],\n  \"network_size\": %d,\n  \"header_size\": %d,\n  \"methods\": [", ir->net_size,
+		  ir->header_size);
 	for (size_t i = 0; i < ir->n_methods; i++) {
 		const struct ir_method *m = &ir->methods[i];
 		sb_puts(o, i ? ",\n    " : "\n    ");
@@ -163,8 +166,8 @@ static void explain_body(struct strbuf *o, const char *side, const struct ir_bod
 	for (size_t i = 0; i < l->n; i++) {
 		const struct ir_wire_field *w = &l->fields[i];
 		if (w->offset >= 0 && w->net)
-			sb_printf(o, "      %4d  %-20s %-12s network\n", w->offset, w->name,
-				  type_name(w->type, tb, sizeof(tb)));
+			sb_printf(o, "      %4d  %-20s %-12s %s\n", w->offset, w->name,
+				  type_name(w->type, tb, sizeof(tb)), w->header ? "network" : "network, sender-only");
 		else if (w->offset >= 0)
 			sb_printf(o, "      %4d  %-20s %s\n", w->offset, w->name, type_name(w->type, tb, sizeof(tb)));
 		else
@@ -173,6 +176,43 @@ static void explain_body(struct strbuf *o, const char *side, const struct ir_bod
 	}
 	if (!l->n)
 		sb_puts(o, "      (empty)\n");
+}
+
+static bool elem_uses(const struct ir_element *e, const char *field)
+{
+	for (size_t i = 0; i < e->n_reads; i++)
+		if (strcmp(e->reads[i], field) == 0)
+			return true;
+	for (size_t i = 0; i < e->n_writes; i++)
+		if (strcmp(e->writes[i], field) == 0)
+			return true;
+	return false;
+}
+
+/* Why a sender-only field is not in the header, e.g. "read only by 'lb',
+ * which runs at the sender (ROUTE TO REPLICA)"; readers in written order. */
+static void explain_sender_only(struct strbuf *o, const struct ir_chain *ir, const char *field)
+{
+	size_t n = 0, total = 0;
+
+	for (size_t ei = 0; ei < ir->n_elems; ei++)
+		total += elem_uses(&ir->elems[ei], field);
+	sb_puts(o, "read only by ");
+	for (size_t w = 0; w < ir->chain->n_uses; w++)
+		for (size_t ei = 0; ei < ir->n_elems; ei++) {
+			const struct ir_element *e = &ir->elems[ei];
+			if ((size_t)(e->use - ir->chain->uses) != w || !elem_uses(e, field))
+				continue;
+			if (total == 1) {
+				sb_printf(o, "'%s', which runs at the sender (%s)", e->decl->name,
+					  e->sender_why ? e->sender_why : "?");
+				return;
+			}
+			sb_printf(o, "%s'%s' (%s)", !n ? "" : n + 1 == total ? " and " : ", ", e->decl->name,
+				  e->sender_why ? e->sender_why : "?");
+			n++;
+		}
+	sb_puts(o, ", which run at the sender");
 }
 
 void codegen_explain(struct strbuf *o, const struct ir_chain *ir)
@@ -248,12 +288,22 @@ void codegen_explain(struct strbuf *o, const struct ir_chain *ir)
 			sb_free(&v);
 		}
 	}
-	sb_printf(o, "\nnetwork header (%d bytes after the 16-byte frame header):\n", ir->net_size);
-	for (size_t i = 0; i < ir->n_net; i++)
+	sb_printf(o, "\nnetwork header (%d bytes after the 16-byte frame header):\n", ir->header_size);
+	for (size_t i = 0; i < ir->n_header; i++)
 		sb_printf(o, "  %4d  %-20s %s\n", ir->net[i].offset, ir->net[i].name,
 			  type_name(ir->net[i].type, tb, sizeof(tb)));
-	if (!ir->n_net)
-		sb_puts(o, "  (none: elements read only the frame header)\n");
+	if (!ir->n_header)
+		sb_puts(o, ir->n_net ? "  (none: no element that may run beyond the sender reads a field)\n" :
+				       "  (none: elements read only the frame header)\n");
+	if (ir->n_net > ir->n_header)
+		sb_printf(o, "sender-only fields (%d bytes after the header, not part of it: only the sender's programs read them):\n",
+			  ir->net_size - ir->header_size);
+	for (size_t i = ir->n_header; i < ir->n_net; i++) {
+		sb_printf(o, "  %4d  %-20s %-12s ", ir->net[i].offset, ir->net[i].name,
+			  type_name(ir->net[i].type, tb, sizeof(tb)));
+		explain_sender_only(o, ir, ir->net[i].name);
+		sb_puts(o, "\n");
+	}
 	sb_puts(o, "\nmethods:\n");
 	for (size_t i = 0; i < ir->n_methods; i++) {
 		sb_printf(o, "  %d %s\n", ir->methods[i].decl->id, ir->methods[i].decl->name);

@@ -105,8 +105,28 @@ static void lower_element(struct arena *a, struct ir_chain *ir, struct ir_elemen
 	(void)ir;
 }
 
+/* Is service field `name` read or rewritten by an element that may run
+ * beyond the sender (ir_allow: a receiver hook allowed over either
+ * transport)? */
+static bool read_beyond_sender(const struct ir_chain *ir, const char *name)
+{
+	for (size_t ei = 0; ei < ir->n_elems; ei++) {
+		const struct ir_element *e = &ir->elems[ei];
+		bool uses = false;
+		for (size_t i = 0; i < e->n_reads && !uses; i++)
+			uses = strcmp(e->reads[i], name) == 0;
+		for (size_t i = 0; i < e->n_writes && !uses; i++)
+			uses = strcmp(e->writes[i], name) == 0;
+		if (uses && e->beyond_sender)
+			return true;
+	}
+	return false;
+}
+
 /* Network fields: every service field read by some element, in order of
- * first use along the chain, packed from offset 0. */
+ * first use along the chain. The header fields (read by an element that
+ * may run beyond the sender: ir_allow) come first from offset 0, then the
+ * sender-only fields, each group in first-use order. */
 static void collect_net_fields(struct arena *a, struct diag *d, struct ir_chain *ir)
 {
 	for (size_t ei = 0; ei < ir->n_elems; ei++) {
@@ -117,12 +137,12 @@ static void collect_net_fields(struct arena *a, struct diag *d, struct ir_chain 
 			const char *src = ir_field_source(e, f);
 			if (!src || ir_net_field(ir, src))
 				continue;
-			struct ir_net_field nf = { src, f->type, ir->net_size, (int)ei };
+			struct ir_net_field nf = { src, f->type, 0, (int)ei, read_beyond_sender(ir, src) };
 			ARENA_PUSH(a, ir->net, ir->n_net, ir->cap_net, nf);
-			ir->net_size += type_size(f->type);
 		}
 	}
-	/* every method's REQUEST must carry every network field, same type */
+	/* every method's REQUEST must carry every network field, same type
+	 * (reported in first-use order) */
 	for (size_t ni = 0; ni < ir->n_net; ni++) {
 		const struct ir_net_field *nf = &ir->net[ni];
 		const struct ir_element *reader = &ir->elems[nf->first_reader];
@@ -150,9 +170,27 @@ static void collect_net_fields(struct arena *a, struct diag *d, struct ir_chain 
 			}
 		}
 	}
-	if (ir->net_size > 64)
-		diag_warning(d, ir->chain->loc, "the network fields take %d bytes; SmartNICs and switches see only the first 64 bytes of a frame",
-			     ir->net_size);
+	/* header fields first (stable), then the offsets */
+	if (ir->n_net) {
+		struct ir_net_field *sorted = arena_alloc(a, sizeof(*sorted) * ir->n_net);
+		size_t k = 0;
+		for (int pass = 0; pass < 2; pass++)
+			for (size_t ni = 0; ni < ir->n_net; ni++)
+				if (ir->net[ni].header == (pass == 0))
+					sorted[k++] = ir->net[ni];
+		memcpy(ir->net, sorted, sizeof(*sorted) * ir->n_net);
+	}
+	for (size_t ni = 0; ni < ir->n_net; ni++) {
+		ir->net[ni].offset = ir->net_size;
+		ir->net_size += type_size(ir->net[ni].type);
+		if (ir->net[ni].header) {
+			ir->n_header++;
+			ir->header_size = ir->net_size;
+		}
+	}
+	if (ir->header_size > 64)
+		diag_warning(d, ir->chain->loc, "the header fields take %d bytes; SmartNICs and switches see only the first 64 bytes of a frame",
+			     ir->header_size);
 }
 
 static struct ir_body_layout body_layout(struct arena *a, const struct ir_chain *ir,
@@ -164,7 +202,8 @@ static struct ir_body_layout body_layout(struct arena *a, const struct ir_chain 
 
 	if (with_net) {
 		for (size_t ni = 0; ni < ir->n_net; ni++) {
-			struct ir_wire_field w = { ir->net[ni].name, ir->net[ni].type, ir->net[ni].offset, true };
+			struct ir_wire_field w = { ir->net[ni].name, ir->net[ni].type, ir->net[ni].offset, true,
+						   ir->net[ni].header };
 			ARENA_PUSH(a, l.fields, l.n, cap, w);
 		}
 		off = ir->net_size;
@@ -172,7 +211,7 @@ static struct ir_body_layout body_layout(struct arena *a, const struct ir_chain 
 	for (i = 0; i < n; i++) {
 		if (fs[i].type.kind == TY_BYTES || (with_net && ir_net_field(ir, fs[i].name)))
 			continue;
-		struct ir_wire_field w = { fs[i].name, fs[i].type, off, false };
+		struct ir_wire_field w = { fs[i].name, fs[i].type, off, false, false };
 		ARENA_PUSH(a, l.fields, l.n, cap, w);
 		off += type_size(fs[i].type);
 	}
@@ -180,7 +219,7 @@ static struct ir_body_layout body_layout(struct arena *a, const struct ir_chain 
 	for (i = 0; i < n; i++) {
 		if (fs[i].type.kind != TY_BYTES)
 			continue;
-		struct ir_wire_field w = { fs[i].name, fs[i].type, -1, false };
+		struct ir_wire_field w = { fs[i].name, fs[i].type, -1, false, false };
 		ARENA_PUSH(a, l.fields, l.n, cap, w);
 		l.n_bytes++;
 	}
@@ -195,7 +234,7 @@ static void layout_string_body(struct strbuf *sb, const char *side, const struct
 		sb_printf(sb, "%s %s %s", side, w->name, type_name(w->type, tb, sizeof(tb)));
 		if (w->offset >= 0)
 			sb_printf(sb, " %d", w->offset);
-		sb_puts(sb, w->net ? " net\n" : "\n");
+		sb_puts(sb, !w->net ? "\n" : w->header ? " net\n" : " sender\n");
 	}
 }
 
@@ -210,7 +249,7 @@ static void build_layout(struct arena *a, struct ir_chain *ir)
 	ir->methods = arena_alloc(a, sizeof(*ir->methods) * (ir->n_methods + 1));
 	sb_printf(&sb, "adn-layout v0\nservice %s\n", ir->svc->name);
 	for (size_t i = 0; i < ir->n_net; i++)
-		sb_printf(&sb, "net %s %s %d\n", ir->net[i].name,
+		sb_printf(&sb, "%s %s %s %d\n", ir->net[i].header ? "net" : "sender", ir->net[i].name,
 			  type_name(ir->net[i].type, tb, sizeof(tb)), ir->net[i].offset);
 	for (size_t m = 0; m < ir->n_methods; m++) {
 		const struct method_decl *md = &ir->svc->methods[m];
@@ -339,6 +378,7 @@ struct ir_chain *ir_build(struct arena *a, struct diag *d, struct chain_decl *c)
 		e->use = &c->uses[i];
 		lower_element(a, ir, e);
 	}
+	ir_allow(a, ir); /* the layout depends on where elements may run */
 	collect_net_fields(a, d, ir);
 	build_layout(a, ir);
 	build_maps(a, d, ir);

@@ -10,11 +10,18 @@
 #include "ast.h"
 #include "diag.h"
 
+/* A network field: a service field some element reads or rewrites, at a
+ * fixed offset of every request body. A header field (header = true) is
+ * read by an element that may run beyond the sender (its allowed set holds
+ * a receiver hook); the others are sender-only: read only by elements
+ * confined to the sender, they follow the header fields and are not part
+ * of the header that receivers, NICs and switches parse. */
 struct ir_net_field {
 	const char *name; /* the service's field name */
 	struct type type;
 	int offset; /* in the body */
 	int first_reader; /* index of the first element that reads it */
+	bool header;
 };
 
 struct ir_wire_field {
@@ -22,6 +29,7 @@ struct ir_wire_field {
 	struct type type;
 	int offset; /* -1: BYTES, variable position */
 	bool net;
+	bool header; /* a network field in the header (net and not sender-only) */
 };
 
 struct ir_body_layout {
@@ -61,6 +69,8 @@ enum ir_place {
 	PLACE_COUNT,
 };
 #define IR_PLACE_BIT(p) (1u << (p))
+/* The receiver's hooks: sk_skb (TCP), XDP (UDP). */
+#define IR_PLACE_RECEIVER (IR_PLACE_BIT(PLACE_SK_SKB) | IR_PLACE_BIT(PLACE_XDP))
 
 const char *ir_place_name(enum ir_place p); /* "sk_msg", "tc", ... */
 enum ir_place ir_place_parse(const char *name); /* PLACE_NONE if unknown */
@@ -76,6 +86,17 @@ struct ir_element {
 	int index;
 	enum ir_place place;
 	const char *place_reason; /* for --explain and the plan */
+	/* IR_PLACE_BIT of every location the element may take: capabilities
+	 * and the chain's constraints, before --place/--hook and the cost
+	 * model (ir_allow); 0 if a constraint leaves nothing */
+	unsigned allowed;
+	/* a kernel element that may run beyond the sender: a receiver hook
+	 * is allowed over the service's transport or the other one (the
+	 * layout depends on neither transport nor placement) */
+	bool beyond_sender;
+	/* why not ("ROUTE TO REPLICA", "INSERT INTO reply", "AT SENDER",
+	 * "its constraints"); NULL if beyond_sender or IMPLEMENTED IN APP */
+	const char *sender_why;
 	struct element_decl *decl;
 	struct chain_use *use;
 	const char **reads; /* service field names, first use order */
@@ -104,9 +125,10 @@ struct ir_chain {
 	const struct service_decl *svc;
 	struct ir_element *elems;
 	size_t n_elems;
-	struct ir_net_field *net;
-	size_t n_net, cap_net;
-	int net_size;
+	struct ir_net_field *net; /* header fields first, then sender-only */
+	size_t n_net, cap_net, n_header;
+	int net_size;    /* all network fields: the frame prefix the programs load */
+	int header_size; /* the header fields: net[0..n_header) */
 	struct ir_method *methods;
 	size_t n_methods;
 	struct ir_map *maps; /* adn_params first, then tables in chain order */
@@ -125,17 +147,27 @@ struct ir_chain {
 };
 
 /* Builds the IR of a resolved chain; reports layout errors (a network field
- * missing from a method, ...). Returns NULL if there were errors. */
+ * missing from a method, ...). Computes every element's allowed locations
+ * (ir_allow) first: the layout puts a field in the header when an element
+ * that reads it may run beyond the sender. Returns NULL if there were
+ * errors. */
 struct ir_chain *ir_build(struct arena *a, struct diag *d, struct chain_decl *c);
 
 /* Moves elements that can drop earlier where no observable effect changes
  * (reorder.c; level 0 keeps the written order). Call after ir_build. */
 void ir_reorder(struct arena *a, struct ir_chain *ir, int level);
 
-/* Gives every element a location: capabilities of each hook, the chain's
- * constraints, forced locations, then the cost model. Reports what cannot
- * be met (with the constraint's location). Call after ir_build, before
- * ir_reorder. Returns false on errors. */
+/* Sets every element's allowed set (capabilities of each hook over the
+ * service's transport and the chain's constraints), beyond_sender and
+ * sender_why, without diagnostics (ir_place reports a constraint that
+ * leaves nothing). Sets ir->udp. Called by ir_build. */
+void ir_allow(struct arena *a, struct ir_chain *ir);
+
+/* Gives every element a location within its allowed set (ir_allow):
+ * reports the constraints that leave nothing, then applies the forced
+ * locations, then the cost model. Reports what cannot be met (with the
+ * constraint's location). Call after ir_build, before ir_reorder. Returns
+ * false on errors. */
 bool ir_place(struct arena *a, struct diag *d, struct ir_chain *ir,
 	      const struct ir_forced_place *forced, size_t n_forced);
 

@@ -12,6 +12,9 @@
  * 2. The chain's constraints (AT SENDER, AT RECEIVER, NOT IN APP, IN APP)
  *    and the command line (--place, --hook) narrow that set; an empty set
  *    is an error at the constraint (or the element) that emptied it.
+ *    Steps 1 and 2 without the command line are ir_allow, which ir_build
+ *    calls before the layout (a field read by an element that may run at
+ *    the receiver is a header field); ir_place reports their errors.
  * 3. Cost model: kernel elements keep chain order along the path (sender
  *    hooks before receiver hooks); among what is left, the earliest hook
  *    wins (a drop costs least before the request leaves the client, and
@@ -95,6 +98,9 @@ static const char *why_not(struct arena *a, const struct ir_chain *ir, const str
 					    ir->svc->name);
 		if (e->routes)
 			return arena_printf(a, "'%s' routes requests (ROUTE TO REPLICA), which must happen before they leave the client: the sender's sk_msg, not the receiver's sk_skb",
+					    n);
+		if (e->answers) /* resolve refuses answers over TCP; for ir_allow */
+			return arena_printf(a, "'%s' answers requests (INSERT INTO reply), which TC at the client's egress does",
 					    n);
 		if (ir->n_elems > 255)
 			return arena_printf(a, "a chain with elements at the receiver's sk_skb has at most 255 elements (the index of the element that dropped a request travels in its reply's header), and chain '%s' has %zu",
@@ -197,6 +203,68 @@ static const char *default_reason(struct arena *a, const struct ir_chain *ir, en
 	}
 }
 
+/* Capabilities, then the chain's constraints in order: the allowed set, 0
+ * if a constraint leaves nothing (reported when d is not NULL). */
+static unsigned constrain(struct arena *a, struct diag *d, const struct ir_chain *ir,
+			  const struct ir_element *e)
+{
+	const struct chain_use *u = e->use;
+	const unsigned can = capable(a, ir, e);
+	unsigned set = can;
+
+	for (size_t r = 0; r < u->n_rules; r++) {
+		unsigned next = set & rule_allows(u->rules[r].rule);
+		if (!next) {
+			const char *why = NULL;
+			for (size_t k = 0; k < r && !why; k++)
+				if (can & rule_allows(u->rules[r].rule) &&
+				    !(can & rule_allows(u->rules[r].rule) & rule_allows(u->rules[k].rule)))
+					why = arena_printf(a, "it conflicts with %s (column %d)",
+							   rule_text(u->rules[k].rule), u->rules[k].loc.col);
+			if (d)
+				diag_error(d, u->rules[r].loc, "element '%s' cannot be placed %s: %s", e->decl->name,
+					   rule_text(u->rules[r].rule),
+					   why ? why : rule_conflict(a, ir, e, u->rules[r].rule));
+			return 0;
+		}
+		set = next;
+	}
+	return set;
+}
+
+/* Why a kernel element may not run beyond the sender over either
+ * transport, in a few words (--explain: sender-only fields). */
+static const char *sender_why(const struct ir_element *e)
+{
+	if (e->decl->in_app || e->beyond_sender)
+		return NULL;
+	if (e->routes)
+		return "ROUTE TO REPLICA";
+	if (e->answers)
+		return "INSERT INTO reply";
+	for (size_t r = 0; r < e->use->n_rules; r++)
+		if (e->use->rules[r].rule == RULE_AT_SENDER)
+			return "AT SENDER";
+	return "its constraints";
+}
+
+void ir_allow(struct arena *a, struct ir_chain *ir)
+{
+	/* the other transport first: the layout does not depend on the
+	 * service's transport (one application binary speaks both) */
+	ir->udp = !ir->svc->udp;
+	for (size_t i = 0; i < ir->n_elems; i++)
+		ir->elems[i].allowed = constrain(a, NULL, ir, &ir->elems[i]);
+	ir->udp = ir->svc->udp;
+	for (size_t i = 0; i < ir->n_elems; i++) {
+		struct ir_element *e = &ir->elems[i];
+		unsigned other = e->allowed;
+		e->allowed = constrain(a, NULL, ir, e);
+		e->beyond_sender = !e->decl->in_app && ((e->allowed | other) & IR_PLACE_RECEIVER);
+		e->sender_why = sender_why(e);
+	}
+}
+
 bool ir_place(struct arena *a, struct diag *d, struct ir_chain *ir,
 	      const struct ir_forced_place *forced, size_t n_forced)
 {
@@ -218,30 +286,19 @@ bool ir_place(struct arena *a, struct diag *d, struct ir_chain *ir,
 	for (size_t i = 0; i < ir->n_elems; i++) {
 		struct ir_element *e = &ir->elems[i];
 		const struct chain_use *u = e->use;
-		const unsigned can = capable(a, ir, e);
-		unsigned set = can;
-		bool at_receiver = false, failed = false;
+		const unsigned set = e->allowed; /* ir_allow */
+		bool at_receiver = false;
 
 		e->place = PLACE_NONE;
-		for (size_t r = 0; r < u->n_rules && !failed; r++) {
-			unsigned next = set & rule_allows(u->rules[r].rule);
+		for (size_t r = 0; r < u->n_rules; r++)
 			at_receiver |= u->rules[r].rule == RULE_AT_RECEIVER;
-			if (!next) {
-				const char *why = NULL;
-				for (size_t k = 0; k < r && !why; k++)
-					if (can & rule_allows(u->rules[r].rule) &&
-					    !(can & rule_allows(u->rules[r].rule) & rule_allows(u->rules[k].rule)))
-						why = arena_printf(a, "it conflicts with %s (column %d)",
-								   rule_text(u->rules[k].rule), u->rules[k].loc.col);
-				diag_error(d, u->rules[r].loc, "element '%s' cannot be placed %s: %s", e->decl->name,
-					   rule_text(u->rules[r].rule),
-					   why ? why : rule_conflict(a, ir, e, u->rules[r].rule));
-				failed = true;
-			}
-			set = next;
+		/* a constraint left nothing: report it (with the rule) */
+		if (!set) {
+			int before = d->errors;
+			constrain(a, d, ir, e);
+			if (d->errors > before)
+				continue;
 		}
-		if (failed)
-			continue;
 		const struct ir_forced_place *fp = forced_for(e, forced, n_forced);
 		enum ir_place p = PLACE_NONE;
 		if (fp) {

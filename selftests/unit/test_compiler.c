@@ -589,6 +589,162 @@ START_TEST(test_kv_header_roundtrip)
 }
 END_TEST
 
+/* ---- sender-only network fields (docs/compiler.md "The IR") ---- */
+
+START_TEST(test_golden_sender_only_plan)
+{
+	check_golden("selftests/golden/sender_only.adn", "sender_only.plan.json");
+}
+END_TEST
+
+/* tag (audit, AT SENDER) and object (lb, ROUTE TO REPLICA) are read first
+ * along the chain but only at the sender: they follow the header field
+ * user (acl, which may run at the receiver). */
+START_TEST(test_sender_only_layout)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/selftests/golden/sender_only.adn", root());
+	char *src = slurp(path, NULL);
+	struct adnc_unit *u;
+	char *d = compile("sender_only.adn", src, &u);
+	ck_assert_msg(u->ir, "sender_only.adn does not compile:\n%s", d);
+	const struct ir_chain *ir = u->ir;
+	ck_assert_uint_eq(ir->n_net, 3);
+	ck_assert_uint_eq(ir->n_header, 1);
+	ck_assert_int_eq(ir->header_size, 16);
+	ck_assert_int_eq(ir->net_size, 28);
+	ck_assert_str_eq(ir->net[0].name, "user");
+	ck_assert(ir->net[0].header && ir->net[0].offset == 0);
+	ck_assert_str_eq(ir->net[1].name, "tag");
+	ck_assert(!ir->net[1].header && ir->net[1].offset == 16);
+	ck_assert_str_eq(ir->net[2].name, "object");
+	ck_assert(!ir->net[2].header && ir->net[2].offset == 20);
+	ck_assert_msg(strstr(ir->layout_string, "service store\nnet user CHAR(16) 0\nsender tag UINT32 16\n"
+						"sender object UINT64 20\nmethod 1 get\n"
+						"request user CHAR(16) 0 net\nrequest tag UINT32 16 sender\n"
+						"request object UINT64 20 sender\nresponse found BOOL 0\n"),
+		      "%s", ir->layout_string);
+	ck_assert_msg(!strstr(d, "warning"), "%s", d);
+
+	char *ex = adnc_gen_explain(u);
+	const char *want_ex[] = {
+		"network header (16 bytes after the 16-byte frame header):\n     0  user                 CHAR(16)\n",
+		"    16  tag                  UINT32       read only by 'audit', which runs at the sender (AT SENDER)\n",
+		"    20  object               UINT64       read only by 'lb', which runs at the sender (ROUTE TO REPLICA)\n",
+		"        16  tag                  UINT32       network, sender-only\n",
+	};
+	for (size_t i = 0; i < sizeof(want_ex) / sizeof(want_ex[0]); i++)
+		ck_assert_msg(strstr(ex, want_ex[i]), "--explain lacks:\n%s\n---\n%s", want_ex[i], ex);
+	char *h = adnc_gen_header(u);
+	const char *want_h[] = {
+		" *   0   user                 CHAR(16)\n * Sender-only (after the header: only elements at the sender read them):\n"
+		" *   16  tag                  UINT32\n *   20  object               UINT64\n",
+		"\tmemcpy(p + 0, m->user, 16); /* network field */\n"
+		"\tadn_rpc_put_le(p + 16, (uint64_t)m->tag, 4); /* network field, sender-only: not in the header */\n"
+		"\tadn_rpc_put_le(p + 20, (uint64_t)m->object, 8); /* network field, sender-only: not in the header */\n",
+		".req_keep = 28,",
+	};
+	for (size_t i = 0; i < sizeof(want_h) / sizeof(want_h[0]); i++)
+		ck_assert_msg(strstr(h, want_h[i]), "so_rpc.h lacks:\n%s\n---\n%s", want_h[i], h);
+	char *c = adnc_gen_bpf(u);
+	ck_assert_msg(strstr(c, "struct adn_net {\n\tchar user[16]; /* offset 0 */\n"
+				"\t__u32 tag; /* offset 16, sender-only: not in the header */\n"
+				"\t__u64 object; /* offset 20, sender-only: not in the header */\n"),
+		      "%s", c);
+	free(c);
+	free(h);
+	free(ex);
+	free(d);
+	free(src);
+	adnc_unit_free(u);
+}
+END_TEST
+
+/* One reader that may run beyond the sender makes a field a header field;
+ * the transport does not change the layout (one client binary speaks TCP
+ * and UDP): over UDP an element with ON RESPONSE cannot run at XDP, but
+ * over TCP it can run at sk_skb. */
+START_TEST(test_sender_only_rules)
+{
+#define SO_SVC(t) "CREATE SERVICE s PORT 1" t " (METHOD get REQUEST (a CHAR(16), b CHAR(60)), METHOD put REQUEST (b CHAR(60), a CHAR(16)));\n"
+#define SO_LB(f) "CREATE ELEMENT lb (x CHAR(60)) BEGIN ON REQUEST ROUTE TO REPLICA hash(input.x); INSERT INTO output SELECT * FROM input; END;\n"
+#define SO_ACL "CREATE ELEMENT acl (u CHAR(16), v CHAR(60)) BEGIN ON REQUEST INSERT INTO output SELECT * FROM input WHERE u != 'x' AND v != 'y'; END;\n"
+#define SO_CHK "CREATE ELEMENT chk (u CHAR(16)) BEGIN ON REQUEST INSERT INTO output SELECT * FROM input WHERE u != 'x';\n" \
+	       "  ON RESPONSE INSERT INTO output SELECT * FROM input; END;\n"
+	struct adnc_unit *u;
+	char *d;
+
+	/* b (60 bytes) only at the sender: 76 bytes of network fields, a
+	 * 16-byte header, no warning */
+	d = compile("t.adn", SO_SVC("") SO_LB(b) SO_CHK "CREATE CHAIN c ON s (lb (x = b), chk (u = a));\n", &u);
+	ck_assert_msg(u->ir, "%s", d);
+	ck_assert_int_eq(u->ir->net_size, 76);
+	ck_assert_int_eq(u->ir->header_size, 16);
+	ck_assert_str_eq(u->ir->net[0].name, "a");
+	ck_assert_int_eq(u->ir->net[1].offset, 16);
+	ck_assert_msg(!strstr(d, "warning"), "%s", d);
+	uint32_t tcp_hash = u->ir->layout_hash;
+	adnc_unit_free(u);
+	free(d);
+
+	/* the same over UDP: chk (ON RESPONSE) cannot run at XDP, but the
+	 * layout is the TCP one */
+	d = compile("t.adn", SO_SVC(" TRANSPORT UDP") SO_LB(b) SO_CHK "CREATE CHAIN c ON s (lb (x = b), chk (u = a));\n",
+		    &u);
+	ck_assert_msg(u->ir, "%s", d);
+	ck_assert_int_eq(u->ir->header_size, 16);
+	ck_assert_uint_eq(u->ir->layout_hash, tcp_hash);
+	adnc_unit_free(u);
+	free(d);
+
+	/* acl (may run at the receiver) reads b too: b is a header field, 76
+	 * header bytes draw the warning */
+	d = compile("t.adn", SO_SVC("") SO_LB(b) SO_ACL "CREATE CHAIN c ON s (lb (x = b), acl (u = a, v = b));\n", &u);
+	ck_assert_msg(u->ir, "%s", d);
+	ck_assert_int_eq(u->ir->header_size, 76);
+	ck_assert_uint_eq(u->ir->n_header, 2);
+	ck_assert_str_eq(u->ir->net[0].name, "b"); /* first use */
+	ck_assert_msg(strstr(d, "t.adn:4:14: warning: the header fields take 76 bytes; SmartNICs and switches see only the first 64 bytes of a frame\n"),
+		      "%s", d);
+	adnc_unit_free(u);
+	free(d);
+
+	/* acl AT SENDER: both fields sender-only, no warning */
+	d = compile("t.adn", SO_SVC("") SO_LB(b) SO_ACL "CREATE CHAIN c ON s (lb (x = b), acl (u = a, v = b) AT SENDER);\n",
+		    &u);
+	ck_assert_msg(u->ir, "%s", d);
+	ck_assert_int_eq(u->ir->header_size, 0);
+	ck_assert_uint_eq(u->ir->n_header, 0);
+	ck_assert_int_eq(u->ir->net_size, 76);
+	ck_assert_msg(!strstr(d, "warning"), "%s", d);
+	char *ex = adnc_gen_explain(u);
+	ck_assert_msg(strstr(ex, "read only by 'lb' (ROUTE TO REPLICA) and 'acl' (AT SENDER), which run at the sender"), "%s", ex);
+	free(ex);
+	adnc_unit_free(u);
+	free(d);
+#undef SO_SVC
+#undef SO_LB
+#undef SO_ACL
+#undef SO_CHK
+}
+END_TEST
+
+static const char sender_only_roundtrip_c[] =
+	"#include \"so_rpc.h\"\n"
+	"int main(void)\n{\n"
+	"\tstruct store_get_request r = { .tag = 7, .object = 0x1122334455667788ull, .user = \"alice\" }, r2;\n"
+	"\tuint8_t b[64];\n"
+	"\tlong n = store_get_request_encode(&r, b, sizeof(b));\n"
+	"\tif (n != 28 || memcmp(b, \"alice\", 6) || b[16] != 7 || b[17] || b[20] != 0x88 || b[27] != 0x11)\n\t\treturn 1;\n"
+	"\tif (store_get_request_decode(&r2, b, (size_t)n))\n\t\treturn 1;\n"
+	"\treturn !(r2.tag == 7 && r2.object == r.object && !strcmp(r2.user, \"alice\"));\n}\n";
+
+START_TEST(test_sender_only_header_roundtrip)
+{
+	header_roundtrip("selftests/golden/sender_only.adn", sender_only_roundtrip_c);
+}
+END_TEST
+
 START_TEST(test_exit_codes)
 {
 	char tmpl[] = "/tmp/adnc-test-XXXXXX", input[4096];
@@ -711,6 +867,10 @@ static Suite *compiler_suite(void)
 			    (int)(sizeof(library) / sizeof(library[0])));
 	tcase_add_test(gen, test_kv_header_roundtrip);
 	tcase_add_test(gen, test_features_header_roundtrip);
+	tcase_add_test(gen, test_golden_sender_only_plan);
+	tcase_add_test(gen, test_sender_only_layout);
+	tcase_add_test(gen, test_sender_only_rules);
+	tcase_add_test(gen, test_sender_only_header_roundtrip);
 	tcase_add_test(gen, test_exit_codes);
 	suite_add_tcase(s, gen);
 

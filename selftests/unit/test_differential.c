@@ -1126,6 +1126,12 @@ START_TEST(test_state)
 }
 END_TEST
 
+START_TEST(test_sender_only)
+{
+	run_chain("sender_only", "selftests/golden/sender_only.adn", 1);
+}
+END_TEST
+
 START_TEST(test_features)
 {
 	run_chain("features", "selftests/golden/features.adn", 1);
@@ -1188,6 +1194,7 @@ static Suite *diff_suite(void)
 	tcase_add_test(tc, test_ten);
 	tcase_add_test(tc, test_state);
 	tcase_add_test(tc, test_features);
+	tcase_add_test(tc, test_sender_only);
 	tcase_add_test(tc, test_arith);
 	tcase_add_test(tc, test_cache_chain);
 	suite_add_tcase(s, tc);
