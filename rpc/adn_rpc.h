@@ -160,6 +160,9 @@ struct adn_client_stats {
 	uint64_t conns_broken;    /* connections lost, whatever the cause */
 	uint64_t timeouts;        /* calls completed with DEADLINE_EXCEEDED */
 	uint64_t retransmits;     /* UDP: requests sent again for want of a reply */
+	uint64_t redirect_retries; /* replicas: sends retried because the chain had
+				      redirected them to another replica's broken
+				      connection (docs/rpc-library.md, "Replicas") */
 	/* with a chain (adn_client_use_chain): request body bytes as the
 	 * application gave them and as they went on the wire (after the
 	 * chain's user-defined elements); replies an element could not undo */

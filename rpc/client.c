@@ -346,7 +346,14 @@ static void break_conn(struct adn_client *c, unsigned ci, const char *fmt, const
 
 	if (!cn->alive)
 		return;
-	snprintf(c->err, sizeof(c->err), fmt, ci, why);
+	/* the first break is kept: later ones are often its consequence */
+	size_t used = c->st.conns_broken ? strlen(c->err) : 0;
+	if (used && used + 3 < sizeof(c->err)) {
+		snprintf(c->err + used, sizeof(c->err) - used, "; ");
+		used += 2;
+	}
+	if (used < sizeof(c->err))
+		snprintf(c->err + used, sizeof(c->err) - used, fmt, ci, why);
 	epoll_ctl(c->epfd, EPOLL_CTL_DEL, cn->fd, NULL);
 	close(cn->fd);
 	cn->fd = -1;
@@ -381,10 +388,28 @@ static void flush_conn(struct adn_client *c, unsigned ci)
 		return;
 	c->st.sends++;
 	int rc = adn_buf_send(cn->fd, &cn->out);
+	if (rc < 0 && c->replicas && adn_cl_conn_sound(cn->fd)) {
+		/* The error is another replica's: the chain redirected a
+		 * request to a connection that broke after the redirect was
+		 * decided (tcp_bpf_sendmsg returns the target's EPIPE; the
+		 * bytes from that request on were not taken). This connection
+		 * is sound: send them again, once the broken one has left the
+		 * SOCKHASH the chain answers them UNAVAILABLE. Bounded by the
+		 * grace period. */
+		uint64_t now = adn_now_ns();
+		if (!cn->redirect_failed_ns)
+			cn->redirect_failed_ns = now;
+		if (now - cn->redirect_failed_ns < c->grace_ns) {
+			c->st.redirect_retries++;
+			set_want_out(c, ci, true);
+			return;
+		}
+	}
 	if (rc < 0) {
 		break_conn(c, ci, "connection %u: send failed: %s", strerror(-rc));
 		return;
 	}
+	cn->redirect_failed_ns = 0;
 	set_want_out(c, ci, rc == 1);
 }
 

@@ -32,6 +32,8 @@ struct client_conn {
 	int fd;
 	bool alive;
 	bool want_out; /* EPOLLOUT armed: a send was partial */
+	uint64_t redirect_failed_ns; /* replicas: first send failure of a series
+					that the connection itself did not cause */
 	struct adn_buf in, out;
 	/* Network replies: frames the client's own sk_msg program answered,
 	 * read from the socket's psock queue, apart from the TCP stream in
@@ -108,5 +110,9 @@ long adn_udp_call(struct adn_client *c, uint16_t method, const void *body, size_
 int adn_udp_poll(struct adn_client *c, int timeout_ms);
 void adn_udp_release(struct adn_client *c, struct call_slot *s);
 void adn_udp_close(struct adn_client *c);
+
+/* client_replica.c: true if the TCP connection itself is established and
+ * has no pending error (a failed send was another socket's doing). */
+bool adn_cl_conn_sound(int fd);
 
 #endif /* ADN_CLIENT_INTERNAL_H */

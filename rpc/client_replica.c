@@ -17,6 +17,8 @@
  */
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -126,4 +128,20 @@ struct adn_client *adn_client_open_replicas_udp(const char *const hosts[], const
 void adn_client_set_replica_grace(struct adn_client *c, unsigned grace_ms)
 {
 	c->grace_ns = (uint64_t)(grace_ms ? grace_ms : 1) * 1000000u;
+}
+
+bool adn_cl_conn_sound(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	int soerr = 0;
+	socklen_t elen = sizeof(soerr);
+
+	/* SO_ERROR first: reading it clears it, and a socket with an error
+	 * is not sound whatever its state */
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &elen) < 0 || soerr)
+		return false;
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+		return false;
+	return ti.tcpi_state == TCP_ESTABLISHED;
 }

@@ -182,12 +182,12 @@ static void print_summary(const struct run *r, double secs)
 		struct adn_client_stats st;
 		adn_client_get_stats(r->client, &st);
 		printf("}, \"net_replies\": %llu, \"lost\": %llu, \"bad_replies\": %llu, "
-		       "\"retransmits\": %llu, "
+		       "\"retransmits\": %llu, \"conns_broken\": %llu, \"redirect_retries\": %llu, "
 		       "\"seconds\": %.6f, \"rps\": %.1f, \"p50_us\": %.1f, \"p99_us\": %.1f, "
 		       "\"p999_us\": %.1f}\n",
 		       (unsigned long long)r->net_replies, (unsigned long long)r->lost,
 		       (unsigned long long)r->bad_replies, (unsigned long long)st.retransmits,
-		       secs, rps, p50, p99, p999);
+		       (unsigned long long)st.conns_broken, (unsigned long long)st.redirect_retries, secs, rps, p50, p99, p999);
 		return;
 	}
 	printf("sent %llu  ok %llu  net_replies %llu\n", (unsigned long long)r->sent,
