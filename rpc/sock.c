@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "rpc_internal.h"
+#include "sock.h"
 
 void adn_errf(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -88,19 +89,18 @@ int adn_sock_resolve(const char *host, uint16_t port, int passive, int socktype,
 	return 0;
 }
 
-int adn_sock_connect(const char *host, uint16_t port, char *err, size_t errlen)
+int adn_sock_dial(const char *host, uint16_t port, int socktype, int flags, const char *what,
+		  char *err, size_t errlen)
 {
 	struct addrinfo *res, *ai;
 	int fd = -1, saved = 0;
 
 	if (!host || !*host)
 		host = "127.0.0.1";
-	if (adn_sock_resolve(host, port, 0, SOCK_STREAM, &res, err, errlen))
+	if (adn_sock_resolve(host, port, 0, socktype, &res, err, errlen))
 		return -1;
-	/* Connect blocking, so that an unreachable server is reported by
-	 * adn_client_open() rather than by the first call. */
 	for (ai = res; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		fd = socket(ai->ai_family, ai->ai_socktype | flags, ai->ai_protocol);
 		if (fd < 0) {
 			saved = errno;
 			continue;
@@ -112,11 +112,19 @@ int adn_sock_connect(const char *host, uint16_t port, char *err, size_t errlen)
 		fd = -1;
 	}
 	freeaddrinfo(res);
-	if (fd < 0) {
-		adn_errf(err, errlen, "cannot connect to %s port %u: %s", host, port,
+	if (fd < 0)
+		adn_errf(err, errlen, "cannot connect%s to %s port %u: %s", what, host, port,
 			 strerror(saved));
+	return fd;
+}
+
+int adn_sock_connect(const char *host, uint16_t port, char *err, size_t errlen)
+{
+	/* Connect blocking, so that an unreachable server is reported by
+	 * adn_client_open() rather than by the first call. */
+	int fd = adn_sock_dial(host, port, SOCK_STREAM, SOCK_CLOEXEC, "", err, errlen);
+	if (fd < 0)
 		return -1;
-	}
 	int rc = adn_sock_tune(fd);
 	if (rc) {
 		adn_errf(err, errlen, "cannot set socket options: %s", strerror(-rc));

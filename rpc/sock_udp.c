@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "rpc_internal.h"
+#include "sock.h"
 
 /* Room for bursts of pipelined datagrams: the default (~200 KiB) holds
  * only a few hundred small frames. Best effort: capped by net.core.*mem_max. */
@@ -24,33 +25,12 @@ static void enlarge_buffers(int fd)
 
 int adn_sock_udp_connect(const char *host, uint16_t port, char *err, size_t errlen)
 {
-	struct addrinfo *res, *ai;
-	int fd = -1, saved = 0;
-
-	if (!host || !*host)
-		host = "127.0.0.1";
-	if (adn_sock_resolve(host, port, 0, SOCK_DGRAM, &res, err, errlen))
-		return -1;
 	/* A connected socket: send() needs no address, and the kernel
 	 * delivers only datagrams from the server's address and port. */
-	for (ai = res; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0) {
-			saved = errno;
-			continue;
-		}
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			break;
-		saved = errno;
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	if (fd < 0) {
-		adn_errf(err, errlen, "cannot connect UDP to %s port %u: %s", host, port,
-			 strerror(saved));
+	int fd = adn_sock_dial(host, port, SOCK_DGRAM, SOCK_NONBLOCK | SOCK_CLOEXEC, " UDP", err,
+			       errlen);
+	if (fd < 0)
 		return -1;
-	}
 	enlarge_buffers(fd);
 	return fd;
 }

@@ -1,6 +1,100 @@
-# Helpers of the load-balancing tests (test_lb_*.sh, test_s2.sh): a kv
-# service over a replica set in network namespaces. Source after lib.sh and
-# netns.sh.
+# Helpers of the load-balancing tests (test_lb_*.sh, test_s2.sh, the
+# routing elements' test_elem_*.sh): a kv service over a replica set in
+# network namespaces. Source after lib.sh and netns.sh.
+
+# lb_require [TOOL...] : root and bpffs (lib.sh); nsenter and each TOOL on
+# PATH, else the test is skipped (exit 77).
+lb_require() {
+	local t
+	require_root
+	ensure_bpffs
+	for t in nsenter "$@"; do
+		command -v "$t" >/dev/null || { echo "SKIP: needs $t"; exit 77; }
+	done
+}
+
+# lb_setup N TAG CHAIN OBJ [dev] : the client's and N servers' namespaces
+# (netns_topology), cgroups CG_C (TAG-client) and CG_S (TAG-servers), and
+# OBJ attached as CHAIN on $PORT at CG_C (dev: at TC of the client's
+# device); detached at exit.
+lb_setup() {
+	local n=$1 tag=$2 chain=$3 obj=$4 at
+	netns_topology "$n"
+	make_cgroup CG_C "$tag-client"
+	make_cgroup CG_S "$tag-servers"
+	at=(--cgroup "$CG_C")
+	[ "${5:-}" = dev ] && at=(--dev "$DEV@$NS_C")
+	"$ADN_LOAD" attach "${at[@]}" --port "$PORT" --name "$chain" "$obj" ||
+		fail "adn-load attach${5:+ --dev}"
+	on_exit "'$ADN_LOAD' detach '$chain'"
+}
+
+# replica_mac I : the MAC address of replica I's device.
+replica_mac() { ip -n "${NS_S[$1]}" link show "$DEV" | awk '/link\/ether/ {print $2}'; }
+
+# lb_add_replicas CHAIN ELEMENT N [mac] : adnctl replica add of
+# IP_S[1..N]:$PORT to ELEMENT's replica set (mac: with each one's MAC).
+lb_add_replicas() {
+	local chain=$1 element=$2 n=$3 i
+	for ((i = 1; i <= n; i++)); do
+		"$ADNCTL" replica "$chain" "$element" add "${IP_S[$i]}:$PORT" \
+			${4:+"mac=$(replica_mac "$i")"} || fail "adnctl replica add $i"
+	done
+}
+
+# lb_kv LIST ARGS... : kv-client --replicas LIST --port $PORT --json
+# $KV_LAYOUT_ARG ARGS in the client's cgroup and namespace, 60 s at most;
+# prints its JSON.
+lb_kv() {
+	local list=$1
+	shift
+	timeout 60 sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$CG_C" \
+		nsenter --net="/run/netns/$NS_C" -- \
+		"$KV_CLIENT" --replicas "$list" --port "$PORT" --json ${KV_LAYOUT_ARG:-} "$@"
+}
+
+# lb_remove_under_load CHAIN STEP MIN ARGS... : replica 3 leaves the shard
+# element's set while a kv-client over $REPLICAS (ARGS added: --udp,
+# --layout, --outstanding; user alice, keys b*) runs until stopped: the
+# removal once STEP of its calls were routed, the stop (SIGINT: no new
+# calls, the outstanding ones complete, then its report) once STEP more
+# were (wait_stat: however slow the machine). Every call must end OK, and
+# more than MIN of them.
+lb_remove_under_load() {
+	local chain=$1 step=$2 min=$3 r pid out sent
+	shift 3
+	r=$(chain_stat "$chain" routed)
+	start_bg client-b "$CG_C" nsenter --net="/run/netns/$NS_C" -- "$KV_CLIENT" \
+		--replicas "$REPLICAS" --port "$PORT" --json "$@" --user alice --duration 300 --key-prefix b
+	pid=$BG_PID
+	wait_stat "$chain" routed $((r + step)) "$pid"
+	"$ADNCTL" replica "$chain" shard remove "${IP_S[3]}:$PORT" || fail "adnctl replica remove"
+	wait_stat "$chain" routed $(($(chain_stat "$chain" routed) + step)) "$pid"
+	kill -INT "$pid"
+	wait "$pid" || fail "client during removal: $(cat "$TEST_TMP/client-b.out")"
+	out=$(grep "^{" "$TEST_TMP/client-b.out")
+	sent=$(jq -r .sent <<<"$out")
+	[ "$sent" -gt "$min" ] || fail "too few calls during removal: $out"
+	expect_eq "removal under load: every call ok" "$sent" "$(status_count "$out" ok)"
+}
+
+# lb_check_owners N_A N_C : stops replicas 1..3 and checks what they
+# handled: mallory never reached a handler, replica 3 (removed before keys
+# c* were sent) took none of them, the N_A requests for keys a* went to
+# replica hash(key) % 3, the N_C for keys c* to hash(key) % 2.
+lb_check_owners() {
+	local i n s1 s2 s3
+	for i in 1 2 3; do
+		stop_replica $i
+		expect_eq "replica $i: mallory never reached a handler" 0 "$(handled_on $i mallory)"
+	done
+	expect_eq "replica 3: nothing after removal (prefix c)" 0 "$(key_handled 3 c)"
+	s1=$(replica_stats 1) s2=$(replica_stats 2) s3=$(replica_stats 3)
+	n=$(owner_check "3 replicas" a 3 "$s1" "$s2" "$s3") || fail "3 replicas: a request on the wrong replica"
+	expect_eq "3 replicas: requests that reached their owners" "$1" "$n"
+	n=$(owner_check "2 replicas" c 2 "$s1" "$s2") || fail "2 replicas: a request on the wrong replica"
+	expect_eq "2 replicas: requests that reached their owners" "$2" "$n"
+}
 
 # owner_check LABEL PREFIX N FILE... : every key PREFIX* that the kv-servers
 # whose stats files are given (in replica order) handled was handled by
@@ -82,8 +176,11 @@ key_handled() {
 }
 
 # lb_adn FILE PORT [udp] : the kv service behind acl and a shard element that
-# routes each request by hash(key): same network fields as examples/kv, so
-# kv-client's layout.
+# routes each request by hash(key): the network fields of examples/kv at
+# the same offsets, so kv-client's encoding; but key, read only by the
+# router (which runs at the sender), is a sender-only field, not a header
+# field (docs/compiler.md "The IR"), so the layout hash is not kv's: pass
+# $(lb_layout DIR) to kv-client --layout.
 lb_adn() {
 	local transport=""
 	[ "${3:-}" = udp ] && transport=" TRANSPORT UDP"
@@ -113,4 +210,10 @@ CREATE CHAIN lb ON kv (
   shard (object = key)
 );
 ADN
+}
+
+# lb_layout DIR : the low 16 bits of the layout hash of DIR/lb.json (what
+# frames carry).
+lb_layout() {
+	echo $(($(jq -r .layout_hash "$1/lb.json") & 0xffff))
 }

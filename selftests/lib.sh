@@ -207,9 +207,30 @@ attach_chain() {
 	on_exit "'$ADN_LOAD' detach '$chain'"
 }
 
+# build_state OUT [-DDEFINE...] : compile selftests/progs/state_chain.bpf.c,
+# the chain of the state tests (snapshot, merge, migrate, update), into OUT.
+build_state() {
+	local out=$1
+	shift
+	clang -O2 -g -target bpf -Wall -I"$ADN_ROOT/bpf" -I"$ADN_ROOT/headers" \
+		-I/usr/include/"$(uname -m)"-linux-gnu "$@" \
+		-c "$ADN_ROOT/selftests/progs/state_chain.bpf.c" -o "$out" || fail "clang $out"
+}
+
 # start_server CG PORT : kv-server in CG; stats written at its exit.
 start_server() {
 	start_bg server "$1" "$KV_SERVER" --listen 127.0.0.1 --port "$2" \
+		--stats-file "$TEST_TMP/server-stats.json"
+	SERVER_PID=$BG_PID
+	wait_for_line "$TEST_TMP/server.out" "listening"
+}
+
+# start_server_ns CG NS ADDR PORT [ARGS...] : start_server in network
+# namespace NS (netns.sh): kv-server ARGS on ADDR:PORT.
+start_server_ns() {
+	local cg=$1 ns=$2 addr=$3 port=$4
+	shift 4
+	start_bg_ns server "$cg" "$ns" "$KV_SERVER" "$@" --listen "$addr" --port "$port" \
 		--stats-file "$TEST_TMP/server-stats.json"
 	SERVER_PID=$BG_PID
 	wait_for_line "$TEST_TMP/server.out" "listening"

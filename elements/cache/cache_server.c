@@ -18,6 +18,7 @@
 
 #include "adn_rpc.h"
 #include "cache_rpc.h"
+#include "../../examples/common/ex_util.h"
 
 #define MAX_KEYS 4096
 
@@ -27,9 +28,8 @@ struct state {
 	size_t n_put;
 };
 
-static volatile sig_atomic_t stop, generation;
+static volatile sig_atomic_t generation;
 
-static void on_stop(int sig) { (void)sig; stop = 1; }
 static void on_usr1(int sig) { (void)sig; generation++; }
 
 /* FNV-1a of the key's 32 bytes: a value that differs per key. */
@@ -121,12 +121,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cache-server: %s\n", err);
 		return 1;
 	}
-	signal(SIGTERM, on_stop);
-	signal(SIGINT, on_stop);
+	ex_catch_stop();
 	signal(SIGUSR1, on_usr1);
 	printf("listening on %s:%u (udp)\n", listen, adn_server_port(s));
 	fflush(stdout);
-	adn_server_run(s, &stop);
+	adn_server_run(s, &ex_stop);
 	adn_server_close(s);
 	fclose(st.log);
 	return 0;

@@ -40,8 +40,7 @@ static void on_reply(void *user, uint32_t rpc_id, int status, uint16_t flags, co
 {
 	const struct call *c = user;
 	(void)rpc_id;
-	ex_tally_count(&R, status, flags);
-	if (status != ADN_OK)
+	if (!ex_tally_count(&R, status, flags))
 		return;
 	if (c->method == KV_GET) {
 		struct kv_get_response r;
@@ -87,9 +86,7 @@ static long issue(struct adn_client *cl, long i, void *arg)
 	struct run *r = arg;
 	struct call *k = &r->calls[i];
 	enc_key(k->key, (uint64_t)i);
-	k->method = !strcmp(r->method, "get") ? KV_GET :
-		    !strcmp(r->method, "put") ? KV_PUT :
-		    i % 2 ? KV_PUT : KV_GET;
+	k->method = ex_call_is_put(r->method, i) ? KV_PUT : KV_GET;
 	long n;
 	if (k->method == KV_GET) {
 		struct kv_get_request q;
@@ -111,61 +108,33 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		ENC_OPTIONS,
-		{ "host", required_argument, NULL, 'H' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "udp", no_argument, NULL, 'U' },
-		{ "user", required_argument, NULL, 'u' },
-		{ "count", required_argument, NULL, 'n' },
-		{ "method", required_argument, NULL, 'm' },
-		{ "value-size", required_argument, NULL, 'v' },
-		{ "outstanding", required_argument, NULL, 'O' },
-		{ "no-register", no_argument, NULL, 'N' },
+		EX_CLIENT_OPTIONS,
+		{ "value-size", required_argument, NULL, 'S' },
 		{ "plain", no_argument, NULL, 'P' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *host = "127.0.0.1", *user = "alice", *method = "mixed";
-	long port = KV_PORT, count = 1000, value_size = 256, outstanding = 16, timeout = 10;
+	struct ex_client_opts o = { .host = "127.0.0.1", .user = "alice", .method = "mixed",
+				    .port = KV_PORT, .count = 1000, .size = 256,
+				    .size_name = "--value-size", .outstanding = 16, .timeout = 10 };
 	struct enc_opts eo = { .cipher = ADN_AEAD_AES_256_GCM };
-	bool udp = false, json = false, no_register = false, plain = false;
-	char *end;
+	bool plain = false;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		int e = enc_opt(&eo, c, optarg, "enc-client");
 		if (e < 0)
 			return 2;
-		if (e)
+		if (e || ex_client_opt(&o, c, optarg))
 			continue;
 		switch (c) {
-		case 'H': host = optarg; break;
-		case 'p': port = strtol(optarg, &end, 10); if (*end) port = -1; break;
-		case 'U': udp = true; break;
-		case 'u': user = optarg; break;
-		case 'n': count = strtol(optarg, &end, 10); if (*end) count = -1; break;
-		case 'm': method = optarg; break;
-		case 'v': value_size = strtol(optarg, &end, 10); if (*end) value_size = -1; break;
-		case 'O': outstanding = strtol(optarg, &end, 10); if (*end) outstanding = -1; break;
-		case 'N': no_register = true; break;
 		case 'P': plain = true; break;
-		case 't': timeout = strtol(optarg, &end, 10); if (*end) timeout = -1; break;
-		case 'j': json = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
 	const char *bad = optind < argc ? "unexpected argument" :
-			  !eo.key_file ? "--key-file is required" :
-			  strlen(user) > 16 ? "--user: at most 16 bytes" :
-			  port < 1 || port > 65535 ? "--port must be 1..65535" :
-			  count < 0 || count > 10000000 ? "--count must be 0..10000000" :
-			  value_size < 0 || value_size > (1 << 19) ? "--value-size must be 0..524288" :
-			  outstanding < 1 || outstanding > 4096 ? "--outstanding must be 1..4096" :
-			  timeout < 1 ? "--timeout must be >= 1" :
-			  strcmp(method, "get") && strcmp(method, "put") && strcmp(method, "mixed") ?
-			  "--method must be get, put or mixed" : NULL;
+			  !eo.key_file ? "--key-file is required" : ex_client_check(&o);
 	if (bad) {
 		fprintf(stderr, "enc-client: %s\n", bad);
 		return 2;
@@ -177,23 +146,22 @@ int main(int argc, char **argv)
 		fprintf(stderr, "enc-client: %s\n", err);
 		return 2;
 	}
-	uint16_t layout = (uint16_t)KV_LAYOUT_HASH;
-	struct adn_client *cl = udp ? adn_client_open_udp(host, (uint16_t)port, layout, err, sizeof(err)) :
-				      adn_client_open(host, (uint16_t)port, 1, layout, err, sizeof(err));
+	struct adn_client *cl = ex_client_open(&o, (uint16_t)KV_LAYOUT_HASH, err, sizeof(err));
 	if (!cl) {
 		fprintf(stderr, "enc-client: %s\n", err);
 		return 2;
 	}
-	if (!plain && ((!no_register && adn_client_udf_register(cl, "encrypt", &ops)) ||
+	if (!plain && ((!o.no_register && adn_client_udf_register(cl, "encrypt", &ops)) ||
 		       adn_client_use_chain(cl, encrypt_app_chain(), err, sizeof(err)))) {
 		fprintf(stderr, "enc-client: %s\n", err);
 		adn_client_close(cl);
 		return 2;
 	}
-	adn_client_set_timeout(cl, (unsigned)timeout * 1000u);
+	adn_client_set_timeout(cl, (unsigned)o.timeout * 1000u);
 
-	struct run run = { .method = method, .value_size = (size_t)value_size };
-	memcpy(run.uname, user, strlen(user));
+	long value_size = o.size, count = o.count;
+	struct run run = { .method = o.method, .value_size = (size_t)value_size };
+	memcpy(run.uname, o.user, strlen(o.user));
 	run.value = malloc((size_t)value_size + 1);
 	run.body = malloc((size_t)value_size + 128);
 	run.calls = calloc((size_t)count + 1, sizeof(*run.calls));
@@ -204,16 +172,14 @@ int main(int argc, char **argv)
 
 	double secs;
 	bool failed;
-	long sent = ex_run_calls(cl, count, outstanding, issue, &run, "enc-client", &failed, &secs);
+	long sent = ex_run_calls(cl, count, o.outstanding, issue, &run, "enc-client", &failed, &secs);
 	int rc = failed ? 2 : 0;
 	struct adn_client_stats cs;
 	adn_client_get_stats(cl, &cs);
 	uint64_t lost = R.local - R.local_data_loss;
 
-	if (json) {
-		printf("{\"sent\": %ld, \"ok\": %llu, \"status\": ", sent, (unsigned long long)R.ok);
-		fflush(stdout);
-		ex_status_json(stdout, R.by_status);
+	if (o.json) {
+		ex_tally_json_start(&R, sent);
 		printf(", \"net_replies\": %llu, \"local_data_loss\": %llu, \"lost\": %llu, "
 		       "\"bad_replies\": %llu, \"app_bytes\": %llu, \"wire_bytes\": %llu, "
 		       "\"udf_errors\": %llu, \"seconds\": %.3f}\n",

@@ -129,16 +129,9 @@ static int cmp_nonce(const void *a, const void *b)
 	return memcmp(a, b, ADN_AEAD_NONCE_LEN);
 }
 
-struct stats {
-	struct state *st;
-	struct adn_server_stats ss;
-	const char *last_error;
-};
-
-static void write_stats(FILE *f, const void *arg)
+static void write_stats(FILE *f, const struct ex_served *o)
 {
-	const struct stats *o = arg;
-	struct state *st = o->st;
+	struct state *st = (struct state *)o->state; /* sorts its nonces */
 	const struct adn_server_stats *ss = &o->ss;
 	uint64_t repeats = 0;
 	qsort(st->nonces, st->n_nonces, ADN_AEAD_NONCE_LEN, cmp_nonce);
@@ -183,44 +176,35 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		ENC_OPTIONS,
-		{ "listen", required_argument, NULL, 'l' },
+		EX_SERVER_OPTIONS,
 		{ "port", required_argument, NULL, 'p' },
-		{ "udp", no_argument, NULL, 'U' },
 		{ "value-size", required_argument, NULL, 'v' },
 		{ "raw", no_argument, NULL, 'r' },
-		{ "no-register", no_argument, NULL, 'N' },
-		{ "stats-file", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *listen_addr = NULL, *stats_file = NULL;
-	long port = KV_PORT, value_size = 256;
+	struct ex_server_opts so = { .port = KV_PORT };
+	long value_size = 256;
 	struct enc_opts eo = { .cipher = ADN_AEAD_AES_256_GCM };
-	bool udp = false, no_register = false;
-	char *end;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		int e = enc_opt(&eo, c, optarg, "enc-server");
 		if (e < 0)
 			return 2;
-		if (e)
+		if (e || ex_server_opt(&so, c, optarg))
 			continue;
 		switch (c) {
-		case 'l': listen_addr = optarg; break;
-		case 'p': port = strtol(optarg, &end, 10); if (*end) port = -1; break;
-		case 'U': udp = true; break;
-		case 'v': value_size = strtol(optarg, &end, 10); if (*end) value_size = -1; break;
+		case 'p': so.port = ex_arg_long(optarg); break;
+		case 'v': value_size = ex_arg_long(optarg); break;
 		case 'r': raw_mode = true; break;
-		case 'N': no_register = true; break;
-		case 's': stats_file = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
 	const char *bad = optind < argc ? "unexpected argument" :
 			  !eo.key_file && !raw_mode ? "--key-file is required" :
-			  port < 1 || port > 65535 ? "--port must be 1..65535" :
+			  so.port < 1 || so.port > 65535 ? "--port must be 1..65535" :
 			  value_size < 0 || value_size > (1 << 19) ? "--value-size must be 0..524288" :
 			  NULL;
 	if (bad) {
@@ -242,34 +226,16 @@ int main(int argc, char **argv)
 	}
 	st->value_size = (size_t)value_size;
 
-	struct adn_server *s = adn_server_listen(listen_addr, (uint16_t)port, handler, st, err,
-						 sizeof(err));
-	if (!s) {
-		fprintf(stderr, "enc-server: %s\n", err);
+	char what[64];
+	snprintf(what, sizeof(what), "chain encrypt, %s",
+		 raw_mode ? "raw: no decryption" : enc_cipher_name(eo.cipher));
+	struct adn_server *s = ex_server_start(&so, "enc-server", handler, st,
+					       raw_mode ? NULL : encrypt_app_chain(), "encrypt", &ops,
+					       what);
+	if (!s)
 		return 1;
-	}
-	if ((!raw_mode && ((!no_register && adn_server_udf_register(s, "encrypt", &ops)) ||
-			   adn_server_use_chain(s, encrypt_app_chain(), err, sizeof(err)))) ||
-	    (udp && adn_server_add_udp(s, err, sizeof(err)))) {
-		fprintf(stderr, "enc-server: %s\n", err);
-		adn_server_close(s);
-		return 1;
-	}
-	ex_catch_stop();
-	printf("enc-server: listening on %s:%u%s (chain encrypt, %s)\n",
-	       listen_addr ? listen_addr : "0.0.0.0", adn_server_port(s), udp ? " tcp+udp" : "",
-	       raw_mode ? "raw: no decryption" :
-	       enc_cipher_name(eo.cipher));
-	fflush(stdout);
 
-	int rc = adn_server_run(s, &ex_stop);
-	if (rc < 0)
-		fprintf(stderr, "enc-server: %s\n", strerror(-rc));
-	struct stats out = { .st = st, .last_error = adn_server_error(s) };
-	adn_server_get_stats(s, &out.ss);
-	if (ex_save_json("enc-server", stats_file, write_stats, &out))
-		rc = -1;
-	adn_server_close(s);
+	int rc = ex_serve(s, "enc-server", so.stats_file, write_stats, st);
 	free(st->nonces);
 	free(st->value);
 	free(st);

@@ -39,8 +39,7 @@ static void on_reply(void *user, uint32_t rpc_id, int status, uint16_t flags, co
 {
 	const struct call *c = user;
 	(void)rpc_id;
-	ex_tally_count(&R, status, flags);
-	if (status != ADN_OK)
+	if (!ex_tally_count(&R, status, flags))
 		return;
 	if (c->method == OBJSTORE_GET) {
 		struct objstore_get_response r;
@@ -100,9 +99,7 @@ static long issue(struct adn_client *cl, long i, void *arg)
 	struct run *r = arg;
 	struct call *k = &r->calls[i];
 	k->object = r->first + (unsigned long long)i % (r->last - r->first + 1);
-	k->method = !strcmp(r->method, "get") ? OBJSTORE_GET :
-		    !strcmp(r->method, "put") ? OBJSTORE_PUT :
-		    i % 2 ? OBJSTORE_PUT : OBJSTORE_GET;
+	k->method = ex_call_is_put(r->method, i) ? OBJSTORE_PUT : OBJSTORE_GET;
 	long n;
 	if (k->method == OBJSTORE_GET) {
 		struct objstore_get_request q = { .object_id = k->object };
@@ -121,65 +118,37 @@ static long issue(struct adn_client *cl, long i, void *arg)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "host", required_argument, NULL, 'H' },
+		EX_CLIENT_OPTIONS,
 		{ "replicas", required_argument, NULL, 'R' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "udp", no_argument, NULL, 'U' },
-		{ "user", required_argument, NULL, 'u' },
 		{ "objects", required_argument, NULL, 'o' },
-		{ "count", required_argument, NULL, 'n' },
-		{ "method", required_argument, NULL, 'm' },
-		{ "payload-size", required_argument, NULL, 'P' },
-		{ "outstanding", required_argument, NULL, 'O' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "no-register", no_argument, NULL, 'N' },
+		{ "payload-size", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *host = NULL, *user = NULL, *method = "mixed";
+	struct ex_client_opts o = { .method = "mixed", .port = OBJSTORE_PORT, .count = 1000,
+				    .size = 2000, .size_name = "--payload-size", .outstanding = 16,
+				    .timeout = 10 };
 	char *replicas = NULL;
-	long port = OBJSTORE_PORT, count = 1000, payload = 2000, outstanding = 16, timeout = 10;
 	unsigned long long first = 0, last = 99;
-	bool udp = false, json = false, no_register = false;
 	int c;
-	char *end;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ex_client_opt(&o, c, optarg))
+			continue;
 		switch (c) {
-		case 'H': host = optarg; break;
 		case 'R': replicas = optarg; break;
-		case 'p': port = strtol(optarg, &end, 10); if (*end) port = -1; break;
-		case 'U': udp = true; break;
-		case 'u': user = optarg; break;
 		case 'o':
 			if (sscanf(optarg, "%llu-%llu", &first, &last) != 2 || last < first) {
 				fprintf(stderr, "s2-client: --objects wants FIRST-LAST, e.g. 0-99\n");
 				return 2;
 			}
 			break;
-		case 'n': count = strtol(optarg, &end, 10); if (*end) count = -1; break;
-		case 'm': method = optarg; break;
-		case 'P': payload = strtol(optarg, &end, 10); if (*end) payload = -1; break;
-		case 'O': outstanding = strtol(optarg, &end, 10); if (*end) outstanding = -1; break;
-		case 't': timeout = strtol(optarg, &end, 10); if (*end) timeout = -1; break;
-		case 'j': json = true; break;
-		case 'N': no_register = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
 	const char *bad = optind < argc ? "unexpected argument" :
-			  !host == !replicas ? "give --host or --replicas" :
-			  !user ? "--user is required" :
-			  strlen(user) > 16 ? "--user: at most 16 bytes" :
-			  port < 1 || port > 65535 ? "--port must be 1..65535" :
-			  count < 0 || count > 10000000 ? "--count must be 0..10000000" :
-			  payload < 0 || payload > (1 << 19) ? "--payload-size must be 0..524288" :
-			  outstanding < 1 || outstanding > 4096 ? "--outstanding must be 1..4096" :
-			  timeout < 1 ? "--timeout must be >= 1" :
-			  strcmp(method, "get") && strcmp(method, "put") && strcmp(method, "mixed") ?
-			  "--method must be get, put or mixed" : NULL;
+			  !o.host == !replicas ? "give --host or --replicas" : ex_client_check(&o);
 	if (bad) {
 		fprintf(stderr, "s2-client: %s\n", bad);
 		return 2;
@@ -192,32 +161,32 @@ int main(int argc, char **argv)
 		const char *hosts[MAX_REPLICAS];
 		uint16_t ports[MAX_REPLICAS];
 		unsigned n;
-		if (parse_replicas(replicas, hosts, ports, &n, (uint16_t)port)) {
+		if (parse_replicas(replicas, hosts, ports, &n, (uint16_t)o.port)) {
 			fprintf(stderr, "s2-client: --replicas: 1..%d addresses, comma-separated\n",
 				MAX_REPLICAS);
 			return 2;
 		}
-		cl = udp ? adn_client_open_replicas_udp(hosts, ports, n, layout, err, sizeof(err)) :
-			   adn_client_open_replicas(hosts, ports, n, layout, err, sizeof(err));
+		cl = o.udp ? adn_client_open_replicas_udp(hosts, ports, n, layout, err, sizeof(err)) :
+			     adn_client_open_replicas(hosts, ports, n, layout, err, sizeof(err));
 	} else {
-		cl = udp ? adn_client_open_udp(host, (uint16_t)port, layout, err, sizeof(err)) :
-			   adn_client_open(host, (uint16_t)port, 1, layout, err, sizeof(err));
+		cl = ex_client_open(&o, layout, err, sizeof(err));
 	}
 	if (!cl) {
 		fprintf(stderr, "s2-client: %s\n", err);
 		return 2;
 	}
-	if ((!no_register && adn_client_udf_register(cl, "compress", &adn_udf_zlib)) ||
+	if ((!o.no_register && adn_client_udf_register(cl, "compress", &adn_udf_zlib)) ||
 	    adn_client_use_chain(cl, s2_app_chain(), err, sizeof(err))) {
 		fprintf(stderr, "s2-client: %s\n", err);
 		adn_client_close(cl);
 		return 2;
 	}
-	adn_client_set_timeout(cl, (unsigned)timeout * 1000u);
+	adn_client_set_timeout(cl, (unsigned)o.timeout * 1000u);
 
-	struct run run = { .method = method, .first = first, .last = last,
+	long payload = o.size, count = o.count;
+	struct run run = { .method = o.method, .first = first, .last = last,
 			   .payload = (size_t)payload };
-	memcpy(run.uname, user, strlen(user));
+	memcpy(run.uname, o.user, strlen(o.user));
 	run.content = malloc((size_t)payload + 1);
 	run.body = malloc((size_t)payload + 64);
 	run.calls = calloc((size_t)count + 1, sizeof(*run.calls));
@@ -228,15 +197,13 @@ int main(int argc, char **argv)
 
 	double secs;
 	bool failed;
-	long sent = ex_run_calls(cl, count, outstanding, issue, &run, "s2-client", &failed, &secs);
+	long sent = ex_run_calls(cl, count, o.outstanding, issue, &run, "s2-client", &failed, &secs);
 	int rc = failed ? 2 : 0;
 	struct adn_client_stats cs;
 	adn_client_get_stats(cl, &cs);
 
-	if (json) {
-		printf("{\"sent\": %ld, \"ok\": %llu, \"status\": ", sent, (unsigned long long)R.ok);
-		fflush(stdout);
-		ex_status_json(stdout, R.by_status);
+	if (o.json) {
+		ex_tally_json_start(&R, sent);
 		printf(", \"net_replies\": %llu, \"lost\": %llu, \"bad_replies\": %llu, "
 		       "\"app_bytes\": %llu, \"wire_bytes\": %llu, \"udf_errors\": %llu, \"seconds\": %.3f}\n",
 		       (unsigned long long)R.net_replies, (unsigned long long)R.local,

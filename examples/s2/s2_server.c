@@ -115,15 +115,10 @@ static int handler(void *user, uint16_t method, const void *req, size_t len, voi
 	}
 }
 
-struct stats {
-	const struct state *st;
-	struct adn_server_stats ss;
-};
-
-static void write_stats(FILE *f, const void *arg)
+static void write_stats(FILE *f, const struct ex_served *o)
 {
-	const struct state *st = ((const struct stats *)arg)->st;
-	const struct adn_server_stats *ss = &((const struct stats *)arg)->ss;
+	const struct state *st = o->state;
+	const struct adn_server_stats *ss = &o->ss;
 	fprintf(f, "{\"handled\": %llu, \"invalid\": %llu, \"bad_payload\": %llu, \"uncounted\": %llu, ",
 		(unsigned long long)st->handled, (unsigned long long)st->invalid,
 		(unsigned long long)st->bad_payload, (unsigned long long)st->uncounted);
@@ -161,41 +156,34 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "listen", required_argument, NULL, 'l' },
+		EX_SERVER_OPTIONS,
 		{ "port", required_argument, NULL, 'p' },
-		{ "udp", no_argument, NULL, 'U' },
 		{ "object-size", required_argument, NULL, 'o' },
-		{ "stats-file", required_argument, NULL, 's' },
-		{ "no-register", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *listen_addr = NULL, *stats_file = NULL;
-	long port = OBJSTORE_PORT, object_size = 2000;
-	bool udp = false, no_register = false;
+	struct ex_server_opts so = { .port = OBJSTORE_PORT };
+	long object_size = 2000;
 	int c;
-	char *end;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ex_server_opt(&so, c, optarg))
+			continue;
 		switch (c) {
-		case 'l': listen_addr = optarg; break;
 		case 'p':
-			port = strtol(optarg, &end, 10);
-			if (*end || port < 1 || port > 65535) {
+			so.port = ex_arg_long(optarg);
+			if (so.port < 1 || so.port > 65535) {
 				fprintf(stderr, "s2-server: --port must be 1..65535\n");
 				return 2;
 			}
 			break;
-		case 'U': udp = true; break;
 		case 'o':
-			object_size = strtol(optarg, &end, 10);
-			if (*end || object_size < 0 || object_size > (1 << 19)) {
+			object_size = ex_arg_long(optarg);
+			if (object_size < 0 || object_size > (1 << 19)) {
 				fprintf(stderr, "s2-server: --object-size must be 0..524288\n");
 				return 2;
 			}
 			break;
-		case 's': stats_file = optarg; break;
-		case 'N': no_register = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -213,33 +201,13 @@ int main(int argc, char **argv)
 	}
 	st->object_size = (size_t)object_size;
 
-	char err[256];
-	struct adn_server *s = adn_server_listen(listen_addr, (uint16_t)port, handler, st, err,
-						 sizeof(err));
-	if (!s) {
-		fprintf(stderr, "s2-server: %s\n", err);
+	struct adn_server *s = ex_server_start(&so, "s2-server", handler, st, s2_app_chain(),
+					       "compress", &adn_udf_zlib,
+					       "chain s2, compress in the library");
+	if (!s)
 		return 1;
-	}
-	if ((!no_register && adn_server_udf_register(s, "compress", &adn_udf_zlib)) ||
-	    adn_server_use_chain(s, s2_app_chain(), err, sizeof(err)) ||
-	    (udp && adn_server_add_udp(s, err, sizeof(err)))) {
-		fprintf(stderr, "s2-server: %s\n", err);
-		adn_server_close(s);
-		return 1;
-	}
-	ex_catch_stop();
-	printf("s2-server: listening on %s:%u%s (chain s2, compress in the library)\n",
-	       listen_addr ? listen_addr : "0.0.0.0", adn_server_port(s), udp ? " tcp+udp" : "");
-	fflush(stdout);
 
-	int rc = adn_server_run(s, &ex_stop);
-	if (rc < 0)
-		fprintf(stderr, "s2-server: %s\n", strerror(-rc));
-	struct stats out = { .st = st };
-	adn_server_get_stats(s, &out.ss);
-	if (ex_save_json("s2-server", stats_file, write_stats, &out))
-		rc = -1;
-	adn_server_close(s);
+	int rc = ex_serve(s, "s2-server", so.stats_file, write_stats, st);
 	free(st->content);
 	free(st->objs);
 	free(st);

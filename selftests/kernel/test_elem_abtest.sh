@@ -13,29 +13,16 @@
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../netns.sh"
 source "$(dirname "$0")/../lb_lib.sh"
-require_root
-ensure_bpffs
-command -v nsenter >/dev/null || { echo "SKIP: needs nsenter"; exit 77; }
-command -v python3 >/dev/null || { echo "SKIP: needs python3"; exit 77; }
+lb_require python3
 
 PORT=17170
 CHAIN=adntest-abtest
 USERS=200
 use_element abtest
-netns_topology 2
-make_cgroup CG_C eab-client
-make_cgroup CG_S eab-servers
-"$ADN_LOAD" attach --cgroup "$CG_C" --port $PORT --name $CHAIN "$KV_OBJ" || fail "adn-load attach"
-on_exit "'$ADN_LOAD' detach '$CHAIN'"
-for i in 1 2; do
-	"$ADNCTL" replica $CHAIN abtest add "${IP_S[$i]}:$PORT" || fail "adnctl replica add $i"
-done
+lb_setup 2 eab $CHAIN "$KV_OBJ"
+lb_add_replicas $CHAIN abtest 2
 
-kv_ab() { # ARGS... : kv-client over the two replicas, in the client's cgroup and namespace
-	timeout 60 sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$CG_C" \
-		nsenter --net="/run/netns/$NS_C" -- \
-		"$KV_CLIENT" --replicas "${IP_S[1]},${IP_S[2]}" --port $PORT --json $KV_LAYOUT_ARG "$@"
-}
+kv_ab() { lb_kv "${IP_S[1]},${IP_S[2]}" "$@"; } # ARGS... : kv-client over the two replicas
 
 # split_check PERCENT CALLS_PER_USER [B_USERS_BEFORE_FILE] : checks the
 # replicas' by_user counts; writes the users of B to $TEST_TMP/b-PERCENT.

@@ -13,27 +13,17 @@
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../netns.sh"
 source "$(dirname "$0")/../lb_lib.sh"
-require_root
-ensure_bpffs
-command -v nsenter >/dev/null || { echo "SKIP: needs nsenter"; exit 77; }
+lb_require
 
 PORT=17172
 CHAIN=adntest-header_routing
 use_element header_routing
-netns_topology 2
-make_cgroup CG_C ehr-client
-make_cgroup CG_S ehr-servers
-"$ADN_LOAD" attach --cgroup "$CG_C" --port $PORT --name $CHAIN "$KV_OBJ" || fail "adn-load attach"
-on_exit "'$ADN_LOAD' detach '$CHAIN'"
-for i in 1 2; do
-	"$ADNCTL" replica $CHAIN header_routing add "${IP_S[$i]}:$PORT" || fail "adnctl replica add $i"
-done
+lb_setup 2 ehr $CHAIN "$KV_OBJ"
+lb_add_replicas $CHAIN header_routing 2
 
 kv_hr() { # VERSION COUNT : kv-client over the two replicas, version in the first field
 	local out
-	out=$(timeout 60 sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$CG_C" \
-		nsenter --net="/run/netns/$NS_C" -- \
-		"$KV_CLIENT" --replicas "${IP_S[1]},${IP_S[2]}" --port $PORT --json $KV_LAYOUT_ARG \
+	out=$(lb_kv "${IP_S[1]},${IP_S[2]}" \
 		--user "$1" --count "$2" --outstanding 32 --method mixed --key-prefix hr) || fail "$1: $out"
 	expect_eq "$1: ok" "$2" "$(status_count "$out" ok)"
 }

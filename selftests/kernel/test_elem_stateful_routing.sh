@@ -14,28 +14,17 @@
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../netns.sh"
 source "$(dirname "$0")/../lb_lib.sh"
-require_root
-ensure_bpffs
-command -v nsenter >/dev/null || { echo "SKIP: needs nsenter"; exit 77; }
-command -v python3 >/dev/null || { echo "SKIP: needs python3"; exit 77; }
+lb_require python3
 
 PORT=17174
 CHAIN=adntest-stateful_routing
 use_element stateful_routing
-netns_topology 2
-make_cgroup CG_C esr-client
-make_cgroup CG_S esr-servers
-"$ADN_LOAD" attach --cgroup "$CG_C" --port $PORT --name $CHAIN "$KV_OBJ" || fail "adn-load attach"
-on_exit "'$ADN_LOAD' detach '$CHAIN'"
-for i in 1 2; do
-	"$ADNCTL" replica $CHAIN stateful_routing add "${IP_S[$i]}:$PORT" || fail "adnctl replica add $i"
-done
+lb_setup 2 esr $CHAIN "$KV_OBJ"
+lb_add_replicas $CHAIN stateful_routing 2
 
 kv_sr() { # METHOD PREFIX : 500 calls, keys PREFIX0..PREFIX499, over the two replicas
 	local out
-	out=$(timeout 60 sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$CG_C" \
-		nsenter --net="/run/netns/$NS_C" -- \
-		"$KV_CLIENT" --replicas "${IP_S[1]},${IP_S[2]}" --port $PORT --json $KV_LAYOUT_ARG \
+	out=$(lb_kv "${IP_S[1]},${IP_S[2]}" \
 		--user alice --count 500 --outstanding 32 --method "$1" --key-prefix "$2") ||
 		fail "$1 $2: $out"
 	expect_eq "$1 $2*: ok" 500 "$(status_count "$out" ok)"

@@ -26,10 +26,7 @@ netns_topology 1
 make_cgroup CG_C place-client
 make_cgroup CG_S place-server
 SERVER_IP=${IP_S[1]}
-start_bg_ns server "$CG_S" "${NS_S[1]}" "$KV_SERVER" --udp --listen "$SERVER_IP" \
-	--port $PORT --stats-file "$TEST_TMP/server-stats.json"
-SERVER_PID=$BG_PID
-wait_for_line "$TEST_TMP/server.out" "listening"
+start_server_ns "$CG_S" "${NS_S[1]}" "$SERVER_IP" $PORT --udp
 
 kv_udp() {
 	timeout 60 sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$CG_C" \

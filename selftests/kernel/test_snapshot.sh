@@ -12,17 +12,7 @@ ensure_bpffs
 PORT=17101
 CHAIN=adntest-snap
 CHAIN2=adntest-snap2
-build_state() { # OUT [-DDEFINE...]
-	local out=$1
-	shift
-	clang -O2 -g -target bpf -Wall -I"$ADN_ROOT/bpf" -I"$ADN_ROOT/headers" \
-		-I/usr/include/"$(uname -m)"-linux-gnu "$@" \
-		-c "$ADN_ROOT/selftests/progs/state_chain.bpf.c" -o "$out" || fail "clang $out"
-}
-attach_obj() { # CHAIN PORT OBJ CG
-	"$ADN_LOAD" attach --cgroup "$4" --port "$2" --name "$1" "$3" >/dev/null || fail "attach $1"
-	on_exit "'$ADN_LOAD' detach '$1'"
-}
+attach_obj() { KV_OBJ=$3 attach_chain "$1" "$2" "$4" >/dev/null; } # CHAIN PORT OBJ CG: OBJ, quietly
 dump() { # CHAIN -> every table's raw rows (bpftool: per-CPU copies too), sorted
 	local t
 	for t in count/hits count/by_ver count/pcpu seen/users pair/rows rate/bucket adn_params; do

@@ -28,23 +28,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int write_all(int fd, const char *p, size_t n, size_t chunk)
-{
-	while (n) {
-		size_t k = n < chunk ? n : chunk;
-		ssize_t w = send(fd, p, k, MSG_NOSIGNAL);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-		if (n)
-			sched_yield();
-	}
-	return 0;
-}
+#include "send_all.h"
 
 static void relay(int cfd, int upstream_port, size_t chunk)
 {
@@ -72,8 +56,8 @@ static void relay(int cfd, int upstream_port, size_t chunk)
 			ssize_t n = read(p[i].fd, buf, sizeof(buf));
 			if (n <= 0)
 				_exit(0);
-			int rc = i == 0 ? write_all(sfd, buf, (size_t)n, sizeof(buf))
-					: write_all(cfd, buf, (size_t)n, chunk);
+			int rc = i == 0 ? send_all(sfd, buf, (size_t)n, sizeof(buf))
+					: send_all(cfd, buf, (size_t)n, chunk);
 			if (rc)
 				_exit(0);
 		}

@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "adn_wire.h"
+#include "send_all.h"
 
 #define MAX_FRAME (1u << 20)
 #define MAX_PENDING 65536
@@ -58,20 +59,6 @@ static void die(const char *what)
 static uint32_t le32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 static int connect_up(int port)
@@ -233,12 +220,12 @@ int main(int argc, char **argv)
 					if (at >= 0 && at < (long)len)
 						f[at] ^= (uint8_t)mask;
 				}
-				if (write_all(sfd, f, len))
+				if (send_all(sfd, f, len, 0))
 					die("send upstream");
 				if (replay && nth && n_pend < MAX_PENDING) {
 					pend[n_pend].id = le32(f + 4);
 					pend[n_pend++].passed = false;
-					if (write_all(sfd, f, len))
+					if (send_all(sfd, f, len, 0))
 						die("send upstream");
 					injected++;
 				}
@@ -258,7 +245,7 @@ int main(int argc, char **argv)
 			stream_add(&down, buf, (size_t)r);
 			size_t len;
 			while ((len = stream_frame(&down))) {
-				if (!swallow(down.b) && client_open && write_all(cfd, down.b, len))
+				if (!swallow(down.b) && client_open && send_all(cfd, down.b, len, 0))
 					client_open = false;
 				stream_drop(&down, len);
 			}
@@ -272,7 +259,7 @@ int main(int argc, char **argv)
 		/* the recording, again, on a connection of the attacker's own */
 		sfd = connect_up(uport);
 		for (unsigned i = 0; i < n_rec; i++)
-			if (write_all(sfd, rec[i].f, rec[i].len))
+			if (send_all(sfd, rec[i].f, rec[i].len, 0))
 				die("send upstream");
 		injected = n_rec;
 		struct stream in = { 0 };

@@ -18,20 +18,7 @@
 #include <unistd.h>
 
 #include "adn_rpc.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void drain(struct adn_client *c, double secs)
-{
-	double end = now_s() + secs;
-	while (adn_client_outstanding(c) && now_s() < end)
-		ck_assert_int_ge(adn_client_poll(c, 50), 0);
-}
+#include "rpc_util.h"
 
 /* ---- a library server in a thread ------------------------------------ */
 
@@ -55,20 +42,6 @@ static int echo_handler(void *user, uint16_t method, const void *req, size_t req
 	return ADN_OK;
 }
 
-struct server_thread {
-	struct adn_server *srv;
-	pthread_t tid;
-	volatile sig_atomic_t stop;
-	struct adn_server_stats st;
-};
-
-static void *server_main(void *arg)
-{
-	struct server_thread *t = arg;
-	adn_server_run(t->srv, &t->stop);
-	return NULL;
-}
-
 /* TCP and UDP on one ephemeral port. */
 static uint16_t start_server(struct server_thread *t)
 {
@@ -86,16 +59,7 @@ static uint16_t start_server(struct server_thread *t)
 		}
 	}
 	ck_assert_msg(t->srv, "add_udp: %s", err);
-	ck_assert_int_eq(pthread_create(&t->tid, NULL, server_main, t), 0);
-	return adn_server_port(t->srv);
-}
-
-static void stop_server(struct server_thread *t)
-{
-	t->stop = 1;
-	pthread_join(t->tid, NULL);
-	adn_server_get_stats(t->srv, &t->st);
-	adn_server_close(t->srv);
+	return server_thread_start(t);
 }
 
 static struct adn_client *open_udp(uint16_t port)

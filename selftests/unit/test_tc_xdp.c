@@ -2,11 +2,11 @@
 /*
  * Unit tests of the per-datagram runtime (bpf/adn_tc.h, bpf/adn_xdp.h)
  * through the reference chain (bpf/reference/kv_chain_{tc,xdp}.bpf.c),
- * run on hand-made packets with BPF_PROG_TEST_RUN: an allowed request
- * passes unchanged; a denied one comes out as the network's reply with
- * addresses and ports swapped and valid checksums (recomputed here from
- * scratch); malformed datagrams are dropped and counted; other traffic is
- * left alone. Prints per-packet nanoseconds (repeat = 100000).
+ * run on hand-made packets with BPF_PROG_TEST_RUN
+ * (tools/lib/prog_test_run.h): an allowed request passes unchanged; a
+ * denied one comes out as the network's reply with addresses and ports
+ * swapped and valid checksums (recomputed here from scratch); malformed
+ * datagrams are dropped and counted; other traffic is left alone. Prints per-packet nanoseconds (repeat = 100000).
  *
  * Needs root (real BPF); without it, says SKIP and passes. The objects are
  * compiled here with the Makefile's flags, in variants (with and without
@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "adn_rpc.h"
+#include "../../tools/lib/prog_test_run.h"
 
 #define PORT 7070
 #define CLIENT_PORT 40000
@@ -153,109 +154,16 @@ static void teardown(void)
 
 /* ---- packets --------------------------------------------------------- */
 
-static const uint8_t MAC_C[6] = { 0x02, 0, 0, 0, 0, 0x01 }, MAC_S[6] = { 0x02, 0, 0, 0, 0, 0x02 };
-static const uint8_t IP4_C[4] = { 10, 77, 0, 1 }, IP4_S[4] = { 10, 77, 0, 11 };
-static const uint8_t IP6_C[16] = { 0xfd, 0, 0, 0x77, [15] = 1 }, IP6_S[16] = { 0xfd, 0, 0, 0x77, [15] = 11 };
-
-struct pkt_opts {
-	int v6;
-	int ip_opts;    /* IPv4 options words (IHL - 5) */
-	int no_csum;    /* IPv4: UDP checksum 0 */
-	int mf;         /* IPv4: more-fragments bit */
-	int udp_len_adj; /* added to the UDP length field */
-	int proto;      /* 0: UDP */
-	uint16_t sport, dport;
-};
-
-static uint32_t sum16(const uint8_t *p, size_t n, uint32_t s)
-{
-	for (size_t i = 0; i + 1 < n; i += 2)
-		s += (uint32_t)p[i] << 8 | p[i + 1];
-	if (n & 1)
-		s += (uint32_t)p[n - 1] << 8;
-	return s;
-}
-
-static uint16_t fold(uint32_t s)
-{
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)s;
-}
-
-static size_t l4_offset(const uint8_t *b)
-{
-	if (b[12] == 0x86 && b[13] == 0xdd)
-		return 14 + 40;
-	return 14 + (size_t)(b[14] & 0xf) * 4;
-}
-
-/* The UDP checksum of the datagram in b over its pseudo-header, header and
- * payload: 0xffff when the checksum field is right. */
-static uint16_t udp_sum(const uint8_t *b)
-{
-	size_t l4 = l4_offset(b);
-	uint16_t ulen = (uint16_t)(b[l4 + 4] << 8 | b[l4 + 5]);
-	uint32_t s;
-
-	if (b[12] == 0x86 && b[13] == 0xdd)
-		s = sum16(b + 14 + 8, 32, 0);
-	else
-		s = sum16(b + 14 + 12, 8, 0);
-	s += 17 + ulen;
-	return fold(sum16(b + l4, ulen, s));
-}
-
+/* pkt_build with this test's ports unless o gives others. */
 static size_t build(uint8_t *b, const struct pkt_opts *o, const uint8_t *payload, size_t plen)
 {
-	size_t l3 = 14, ipl = o->v6 ? 40 : 20 + 4 * (size_t)o->ip_opts, l4 = l3 + ipl;
-	uint16_t ulen = (uint16_t)(8 + plen);
+	struct pkt_opts d = *o;
 
-	memset(b, 0, l4 + 8 + plen);
-	memcpy(b, MAC_S, 6);
-	memcpy(b + 6, MAC_C, 6);
-	b[12] = o->v6 ? 0x86 : 0x08;
-	b[13] = o->v6 ? 0xdd : 0x00;
-	if (o->v6) {
-		b[l3] = 0x60;
-		b[l3 + 4] = (uint8_t)(ulen >> 8);
-		b[l3 + 5] = (uint8_t)ulen;
-		b[l3 + 6] = o->proto ? (uint8_t)o->proto : 17;
-		b[l3 + 7] = 64;
-		memcpy(b + l3 + 8, IP6_C, 16);
-		memcpy(b + l3 + 24, IP6_S, 16);
-	} else {
-		uint16_t tot = (uint16_t)(ipl + ulen);
-		b[l3] = (uint8_t)(0x45 + o->ip_opts);
-		b[l3 + 2] = (uint8_t)(tot >> 8);
-		b[l3 + 3] = (uint8_t)tot;
-		b[l3 + 6] = o->mf ? 0x20 : 0x40; /* MF, or DF */
-		b[l3 + 8] = 64;
-		b[l3 + 9] = o->proto ? (uint8_t)o->proto : 17;
-		memcpy(b + l3 + 12, IP4_C, 4);
-		memcpy(b + l3 + 16, IP4_S, 4);
-		for (int i = 0; i < o->ip_opts; i++)
-			b[l3 + 20 + 4 * i] = 1; /* NOP options */
-		uint16_t c = (uint16_t)~fold(sum16(b + l3, ipl, 0));
-		b[l3 + 10] = (uint8_t)(c >> 8);
-		b[l3 + 11] = (uint8_t)c;
-	}
-	uint16_t sport = o->sport ? o->sport : CLIENT_PORT, dport = o->dport ? o->dport : PORT;
-	b[l4] = (uint8_t)(sport >> 8);
-	b[l4 + 1] = (uint8_t)sport;
-	b[l4 + 2] = (uint8_t)(dport >> 8);
-	b[l4 + 3] = (uint8_t)dport;
-	b[l4 + 4] = (uint8_t)((ulen + o->udp_len_adj) >> 8);
-	b[l4 + 5] = (uint8_t)(ulen + o->udp_len_adj);
-	memcpy(b + l4 + 8, payload, plen);
-	if (!o->no_csum && !o->proto) {
-		uint16_t c = (uint16_t)~udp_sum(b);
-		if (!c)
-			c = 0xffff;
-		b[l4 + 6] = (uint8_t)(c >> 8);
-		b[l4 + 7] = (uint8_t)c;
-	}
-	return l4 + 8 + plen;
+	if (!d.sport)
+		d.sport = CLIENT_PORT;
+	if (!d.dport)
+		d.dport = PORT;
+	return pkt_build(b, &d, payload, plen);
 }
 
 /* A kv GET request frame (header + username + key), or another kind. */
@@ -273,14 +181,13 @@ static size_t frame(uint8_t *f, const char *user, unsigned kind, uint16_t flags)
 static int run(enum variant v, const uint8_t *in, size_t len, uint8_t *out, uint32_t *out_len,
 	       int repeat, uint32_t *ns)
 {
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (uint32_t)len,
-		    .data_out = out, .data_size_out = 2048, .repeat = repeat);
-	ck_assert_int_eq(bpf_prog_test_run_opts(L[v].prog, &o), 0);
+	struct prog_run r;
+	ck_assert_int_eq(prog_test_run(L[v].prog, in, len, out, 2048, repeat, &r), 0);
 	if (out_len)
-		*out_len = o.data_size_out;
+		*out_len = r.out_len;
 	if (ns)
-		*ns = o.duration;
-	return (int)o.retval;
+		*ns = r.ns;
+	return r.retval;
 }
 
 #define SKIP_IF_NOT_ROOT()                                   \
@@ -327,7 +234,7 @@ END_TEST
 static void check_reply(const uint8_t *in, const uint8_t *out, size_t n, int status, int v6,
 			int no_csum)
 {
-	size_t l4 = l4_offset(in), pl = l4 + 8;
+	size_t l4 = pkt_l4_offset(in), pl = l4 + 8;
 	uint8_t want[256];
 
 	memcpy(want, in, n);
@@ -339,7 +246,7 @@ static void check_reply(const uint8_t *in, const uint8_t *out, size_t n, int sta
 	} else {
 		memcpy(want + 14 + 12, in + 14 + 16, 4);
 		memcpy(want + 14 + 16, in + 14 + 12, 4);
-		ck_assert_uint_eq(fold(sum16(out + 14, l4 - 14, 0)), 0xffff); /* IPv4 header */
+		ck_assert_uint_eq(pkt_fold(pkt_sum16(out + 14, l4 - 14, 0)), 0xffff); /* IPv4 header */
 	}
 	memcpy(want + l4, in + l4 + 2, 2);
 	memcpy(want + l4 + 2, in + l4, 2);
@@ -352,7 +259,7 @@ static void check_reply(const uint8_t *in, const uint8_t *out, size_t n, int sta
 	if (no_csum)
 		ck_assert(out[l4 + 6] == 0 && out[l4 + 7] == 0);
 	else
-		ck_assert_uint_eq(udp_sum(out), 0xffff);
+		ck_assert_uint_eq(pkt_udp_sum(out), 0xffff);
 	struct adn_hdr h;
 	adn_hdr_decode(&h, out + pl);
 	ck_assert_uint_eq(h.kind, ADN_KIND_RESPONSE);

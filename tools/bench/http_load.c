@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http_header.h"
 #include "latency_hist.h"
 
 #define RBUF 65536
@@ -154,25 +155,6 @@ static int issue(struct conn *c)
 	c->busy = true;
 	sent++;
 	return 0;
-}
-
-/* Case-insensitive header lookup inside [p, end). */
-static const char *find_header(const char *p, const char *end, const char *name)
-{
-	size_t n = strlen(name);
-	for (const char *l = p; l < end;) {
-		const char *eol = memchr(l, '\n', (size_t)(end - l));
-		if (!eol)
-			eol = end;
-		if ((size_t)(eol - l) > n && !strncasecmp(l, name, n) && l[n] == ':') {
-			const char *v = l + n + 1;
-			while (v < eol && (*v == ' ' || *v == '\t'))
-				v++;
-			return v;
-		}
-		l = eol + 1;
-	}
-	return NULL;
 }
 
 /* Parses one response from c->rbuf. 1 complete (consumed), 0 need more,

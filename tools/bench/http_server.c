@@ -30,6 +30,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "http_header.h"
+
 #define RBUF 65536
 #define MAX_HDR 16384
 
@@ -58,26 +60,6 @@ static void conn_free(int ep, struct conn *c)
 	free(c->rbuf);
 	free(c->obuf);
 	free(c);
-}
-
-/* Case-insensitive search of NAME: in the header block [p, end); returns the
- * value's start or NULL. */
-static const char *find_header(const char *p, const char *end, const char *name)
-{
-	size_t n = strlen(name);
-	for (const char *l = p; l < end;) {
-		const char *eol = memchr(l, '\n', (size_t)(end - l));
-		if (!eol)
-			eol = end;
-		if ((size_t)(eol - l) > n && !strncasecmp(l, name, n) && l[n] == ':') {
-			const char *v = l + n + 1;
-			while (v < eol && (*v == ' ' || *v == '\t'))
-				v++;
-			return v;
-		}
-		l = eol + 1;
-	}
-	return NULL;
 }
 
 static bool out_append(struct conn *c, const char *p, size_t n)

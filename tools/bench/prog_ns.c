@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * prog_ns: nanoseconds per packet of one adn TC or XDP program, measured with
- * BPF_PROG_TEST_RUN on hand-built Ethernet/IPv4/UDP packets (the approach of
- * selftests/unit/test_tc_xdp.c), plus the program's size from bpf_prog_info.
+ * BPF_PROG_TEST_RUN on hand-built Ethernet/IPv4/UDP packets (as
+ * selftests/unit/test_tc_xdp.c does: tools/lib/prog_test_run.h), plus the
+ * program's size from bpf_prog_info.
  * Built and run by tools/bench/micro.sh.
  *
  *   prog_ns OBJ [--repeat N] [--runs K] [--param E.P=V]... [--row 'E.T c=v ...']...
@@ -59,6 +60,7 @@
 #include "adn_meta.h"
 #include "adn_pinned.h"
 #include "adn_row.h"
+#include "../lib/prog_test_run.h"
 
 #define CLIENT_PORT 40000
 #define MAX_CASES 32
@@ -168,22 +170,6 @@ static void set_row(const char *line) /* "acl.ac_tab username=alice permission=W
 
 /* ---- packets ---------------------------------------------------------- */
 
-static uint32_t sum16(const uint8_t *p, size_t n, uint32_t s)
-{
-	for (size_t i = 0; i + 1 < n; i += 2)
-		s += (uint32_t)p[i] << 8 | p[i + 1];
-	if (n & 1)
-		s += (uint32_t)p[n - 1] << 8;
-	return s;
-}
-
-static uint16_t fold(uint32_t s)
-{
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)s;
-}
-
 static void put16le(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
 static void put32le(uint8_t *p, uint32_t v) { put16le(p, (uint16_t)v); put16le(p + 2, (uint16_t)(v >> 16)); }
 
@@ -191,46 +177,16 @@ static void put32le(uint8_t *p, uint32_t v) { put16le(p, (uint16_t)v); put16le(p
  * header, username CHAR(16), key CHAR(32)) to dport; valid checksums. */
 static size_t packet(uint8_t *b, const char *user, uint16_t dport, uint16_t layout, uint32_t rpc_id)
 {
-	static const uint8_t mac_c[6] = { 2, 0, 0, 0, 0, 1 }, mac_s[6] = { 2, 0, 0, 0, 0, 2 };
-	static const uint8_t ip_c[4] = { 10, 77, 0, 1 }, ip_s[4] = { 10, 77, 0, 11 };
-	const size_t ip = 14, udp = 34, pl = 42, flen = 64, ulen = 8 + flen, tot = 20 + ulen;
-	uint8_t *f = b + pl;
+	uint8_t f[64] = { 0 };
 
-	memset(b, 0, pl + flen);
-	memcpy(b, mac_s, 6);
-	memcpy(b + 6, mac_c, 6);
-	b[12] = 0x08;
-	b[ip] = 0x45;
-	b[ip + 2] = (uint8_t)(tot >> 8);
-	b[ip + 3] = (uint8_t)tot;
-	b[ip + 6] = 0x40; /* DF */
-	b[ip + 8] = 64;
-	b[ip + 9] = 17;
-	memcpy(b + ip + 12, ip_c, 4);
-	memcpy(b + ip + 16, ip_s, 4);
-	uint16_t c = (uint16_t)~fold(sum16(b + ip, 20, 0));
-	b[ip + 10] = (uint8_t)(c >> 8);
-	b[ip + 11] = (uint8_t)c;
-	b[udp] = CLIENT_PORT >> 8;
-	b[udp + 1] = CLIENT_PORT & 0xff;
-	b[udp + 2] = (uint8_t)(dport >> 8);
-	b[udp + 3] = (uint8_t)dport;
-	b[udp + 4] = (uint8_t)(ulen >> 8);
-	b[udp + 5] = (uint8_t)ulen;
 	/* frame: len, rpc_id, method 1 (get), kind 0 (request), status 0, flags 0, layout */
-	put32le(f, (uint32_t)flen);
+	put32le(f, (uint32_t)sizeof(f));
 	put32le(f + 4, rpc_id);
 	put16le(f + 8, 1);
 	put16le(f + 14, layout);
 	strncpy((char *)f + 16, user, 16);
 	memcpy(f + 32, "k1", 2);
-	uint32_t s = sum16(b + ip + 12, 8, 0) + 17 + (uint32_t)ulen;
-	c = (uint16_t)~fold(sum16(b + udp, ulen, s));
-	if (!c)
-		c = 0xffff;
-	b[udp + 6] = (uint8_t)(c >> 8);
-	b[udp + 7] = (uint8_t)c;
-	return pl + flen;
+	return pkt_build(b, &(struct pkt_opts){ .sport = CLIENT_PORT, .dport = dport }, f, sizeof(f));
 }
 
 /* ---- the program ------------------------------------------------------ */
@@ -309,14 +265,13 @@ static uint32_t last_out_len;
 
 static uint32_t run(const uint8_t *in, size_t len, int repeat, int *retval)
 {
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (uint32_t)len,
-		    .data_out = last_out, .data_size_out = sizeof(last_out), .repeat = repeat);
-	if (bpf_prog_test_run_opts(prog_fd, &o))
+	struct prog_run r;
+	if (prog_test_run(prog_fd, in, len, last_out, sizeof(last_out), repeat, &r))
 		die("BPF_PROG_TEST_RUN: %s", strerror(errno));
 	if (retval)
-		*retval = (int)o.retval;
-	last_out_len = o.data_size_out;
-	return o.duration;
+		*retval = r.retval;
+	last_out_len = r.out_len;
+	return r.ns;
 }
 
 static int cmp_u32(const void *a, const void *b)
