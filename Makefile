@@ -37,7 +37,7 @@ TOOLS := $(BIN)/adnc $(BIN)/adn-load $(BIN)/adnctl
 EXAMPLE_KV := $(BUILD)/kv/kv.bpf.o $(BIN)/kv-server $(BIN)/kv-client
 REFERENCE := $(patsubst bpf/reference/%.bpf.c,$(BUILD)/reference/%.bpf.o,$(wildcard bpf/reference/*.bpf.c))
 
-.PHONY: all check check-unit check-kernel demo install clean deps bench vmtest fuzz fuzz-check
+.PHONY: all check check-unit check-kernel demo install clean deps bench bench-profile vmtest fuzz fuzz-check
 all: $(TOOLS) $(EXAMPLE_KV) $(REFERENCE)
 
 $(OBJ)/%.o: %.c
@@ -102,7 +102,7 @@ $(BUILD)/selftests/test_rpc_udf: UNIT_LIBS := -lcrypto
 
 # Small programs the kernel tests drive (raw clients and the like).
 TEST_TOOLS := $(patsubst selftests/tools/%.c,$(BIN)/%,$(wildcard selftests/tools/*.c))
-$(BIN)/%: selftests/tools/%.c $(wildcard headers/*.h)
+$(BIN)/%: selftests/tools/%.c $(wildcard headers/*.h) $(wildcard selftests/tools/*.h)
 	@mkdir -p $(dir $@); $(CC) $(CFLAGS) $< -o $@
 
 check-unit: $(UNIT_BIN)
@@ -136,6 +136,13 @@ bench:
 	tools/bench/run.sh
 	# per-element cost and scaling (issue 3 items 4-5); BENCH_MICRO=0 skips it
 	@if [ "$(BENCH_MICRO)" != 0 ]; then tools/bench/micro.sh; fi
+
+# where the CPU of an RPC goes: perf over raw, adn and hand-written runs
+# (docs/bench/profile.md); not part of bench (perf slows what it measures)
+bench-profile:
+	@ADN_PROFILE=1 $(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all
+	tools/bench/profile.sh
 
 install: $(TOOLS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/adn \

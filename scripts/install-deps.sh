@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libssl-dev check
 	  pkg-config iproute2 make gcc jq bc libclang-rt-14-dev)
 [ "${ADN_BENCH:-0}" = 1 ] && packages+=(haproxy gnuplot-nox)
+[ "${ADN_PROFILE:-0}" = 1 ] && packages+=(haproxy gnuplot-nox linux-perf)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -33,7 +33,10 @@
 # BENCH_SETUPS, BENCH_WORKLOADS (space-separated subsets), BENCH_SCALING=0
 # to skip the ACL-size runs, BENCH_XDP_NATIVE=1 (udp-xdp in native XDP mode
 # instead of generic), BENCH_OUT (docs/ by default; give a scratch directory
-# for trial runs, docs/benchmarks.md is then left alone).
+# for trial runs, docs/benchmarks.md is then left alone), BENCH_PERF=DIR
+# (tools/bench/profile.sh: a system-wide `perf record` at BENCH_PERF_FREQ Hz
+# during each measured run, DIR/SETUP-WORKLOAD-rROUND.{data,json}; perf's
+# own cost lowers the figures of such a run).
 set -euo pipefail
 
 LOG_FORMAT=${BENCH_LOG_FORMAT:-binary}
@@ -75,6 +78,8 @@ WORKLOADS=${BENCH_WORKLOADS:-"closed unloaded pipelined udp128 udp1"}
 XDP_NATIVE=${BENCH_XDP_NATIVE:-0}
 SCALING=${BENCH_SCALING:-1}
 OUT=${BENCH_OUT:-$root/docs}
+PERF_DIR=${BENCH_PERF:-}
+PERF_FREQ=${BENCH_PERF_FREQ:-1999}
 CPU_CLIENT=0
 CPU_SERVER=1
 FAULT_P=0.05
@@ -428,6 +433,11 @@ run_one() {
 	all0=$(cg_usec "$cgroot") mine0=$(cg_usec "$cgbase")
 	[ -n "$logf" ] && l0=$(log_mark "$logf")
 	[ -n "$chain" ] && lost0=$(stat_of $chain log_lost)
+	local perfpid="" perfbase=$PERF_DIR/$s-$wl-r$round
+	if [ -n "$PERF_DIR" ]; then
+		perf record -q -a -F "$PERF_FREQ" -o "$perfbase.data" -- sleep "$secs" >/dev/null 2>&1 &
+		perfpid=$!
+	fi
 
 	if [ "$kind" = kv ]; then
 		json=$(run_fg "$cg/client" $CPU_CLIENT "$B/kv-client" --host 127.0.0.1 --port $port \
@@ -444,6 +454,11 @@ run_one() {
 		json=$(run_fg "$cg/client" $CPU_CLIENT "$B/http-load" --host 127.0.0.1 --port $port \
 			--user alice --duration $SECS --conns $conns --outstanding $outst --json) ||
 			die "http-load $s/$wl failed: $json"
+	fi
+
+	if [ -n "$perfpid" ]; then
+		wait $perfpid || die "perf record failed for $s/$wl"
+		echo "$json" >"$perfbase.json"
 	fi
 
 	# counters after
