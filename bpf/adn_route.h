@@ -12,8 +12,8 @@
  *    address and port plus the replica's address and port. Consecutive
  *    frames with the same target form a group: one verdict (a redirect)
  *    per group (docs/kernel-notes.md, "Load balancing").
- *  - TC egress (UDP): the destination MAC, IPv4 address and port of the
- *    datagram are rewritten to the replica's (checksums fixed).
+ *  - TC egress (UDP): the destination MAC, IPv4 or IPv6 address and port
+ *    of the datagram are rewritten to the replica's (checksums fixed).
  *
  * The set lives in an ARRAY of three entries, double-buffered so that a
  * program never reads a set while adnctl writes it: entry 0 says which of

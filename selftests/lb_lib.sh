@@ -32,12 +32,21 @@ lb_setup() {
 # replica_mac I : the MAC address of replica I's device.
 replica_mac() { ip -n "${NS_S[$1]}" link show "$DEV" | awk '/link\/ether/ {print $2}'; }
 
-# lb_add_replicas CHAIN ELEMENT N [mac] : adnctl replica add of
-# IP_S[1..N]:$PORT to ELEMENT's replica set (mac: with each one's MAC).
+# LB_IPV6=1 (after netns_ipv6, netns.sh): the replicas listen on, and the
+# helpers below name them by, IP6_S[I] instead of IP_S[I].
+LB_IPV6=${LB_IPV6:-0}
+
+# lb_ip I : replica I's address. lb_addr I : its ADDR:PORT for adnctl
+# replica ($PORT; IPv6 in brackets).
+lb_ip() { if [ "$LB_IPV6" = 1 ]; then echo "${IP6_S[$1]}"; else echo "${IP_S[$1]}"; fi; }
+lb_addr() { if [ "$LB_IPV6" = 1 ]; then echo "[${IP6_S[$1]}]:$PORT"; else echo "${IP_S[$1]}:$PORT"; fi; }
+
+# lb_add_replicas CHAIN ELEMENT N [mac] : adnctl replica add of replicas
+# 1..N (lb_addr) to ELEMENT's replica set (mac: with each one's MAC).
 lb_add_replicas() {
 	local chain=$1 element=$2 n=$3 i
 	for ((i = 1; i <= n; i++)); do
-		"$ADNCTL" replica "$chain" "$element" add "${IP_S[$i]}:$PORT" \
+		"$ADNCTL" replica "$chain" "$element" add "$(lb_addr "$i")" \
 			${4:+"mac=$(replica_mac "$i")"} || fail "adnctl replica add $i"
 	done
 }
@@ -68,7 +77,7 @@ lb_remove_under_load() {
 		--replicas "$REPLICAS" --port "$PORT" --json "$@" --user alice --duration 300 --key-prefix b
 	pid=$BG_PID
 	wait_stat "$chain" routed $((r + step)) "$pid"
-	"$ADNCTL" replica "$chain" shard remove "${IP_S[3]}:$PORT" || fail "adnctl replica remove"
+	"$ADNCTL" replica "$chain" shard remove "$(lb_addr 3)" || fail "adnctl replica remove"
 	wait_stat "$chain" routed $(($(chain_stat "$chain" routed) + step)) "$pid"
 	kill -INT "$pid"
 	wait "$pid" || fail "client during removal: $(cat "$TEST_TMP/client-b.out")"
@@ -142,13 +151,13 @@ PY
 replica_stats() { echo "$TEST_TMP/s$1-stats.json"; }
 
 # start_replicas N PORT CG [--udp] : kv-server I in namespace NS_S[I] on
-# IP_S[I]:PORT; pids in RPID[I].
+# its address (lb_ip) and PORT; pids in RPID[I].
 RPID=()
 start_replicas() {
 	local n=$1 port=$2 cg=$3 i
 	shift 3
 	for ((i = 1; i <= n; i++)); do
-		start_bg_ns "s$i" "$cg" "${NS_S[$i]}" "$KV_SERVER" "$@" --listen "${IP_S[$i]}" \
+		start_bg_ns "s$i" "$cg" "${NS_S[$i]}" "$KV_SERVER" "$@" --listen "$(lb_ip "$i")" \
 			--port "$port" --stats-file "$(replica_stats "$i")"
 		RPID[$i]=$BG_PID
 	done

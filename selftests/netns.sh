@@ -10,6 +10,9 @@
 #              \__________________ | _____________________/
 #                     br0 in NS_BR (no address; a plain L2 switch)
 #
+#   netns_ipv6              # after netns_topology: IP6_C, IP6_S[1..N]
+#                           # (fd00:77::1, fd00:77::11, ...) besides IPv4
+#
 # Names carry the test's pid, so tests may run side by side. Programs run
 # in a namespace with nsenter --net, not `ip netns exec`: the latter mounts
 # a fresh /sys, which hides /sys/fs/bpf and the cgroup2 mount.
@@ -21,6 +24,8 @@ NS_BR=""
 NS_S=()
 IP_C=""
 IP_S=()
+IP6_C=""
+IP6_S=()
 
 # netns_add NAME: a namespace with lo up; deleted at exit (which removes
 # its devices, and with them their TC filters and XDP programs).
@@ -63,6 +68,54 @@ _netns_host() {
 	ip -n "$NS_BR" link set "$port" master br0 up
 	ip -n "$ns" addr add "$addr/24" dev "$DEV"
 	ip -n "$ns" link set "$DEV" up
+}
+
+# netns_ipv6 : IPv6 addresses on the hosts of netns_topology too: IP6_C
+# (fd00:77::1) and IP6_S[i] (fd00:77::1i), a /64 of unique local
+# addresses. `nodad`: usable at once (duplicate address detection would
+# keep them "tentative", unusable as a source, for a second or more).
+# Neighbour discovery finds the MACs (the links are up). The bridge does
+# not snoop multicast: solicitations reach every host whether or not an
+# MLD report was seen (no querier here).
+netns_ipv6() {
+	local i
+	ip -n "$NS_BR" link set br0 type bridge mcast_snooping 0 ||
+		fail "cannot turn off multicast snooping on br0"
+	IP6_C=fd00:77::1
+	_netns_host6 "$NS_C" "$IP6_C"
+	for i in "${!NS_S[@]}"; do
+		IP6_S[$i]="fd00:77::1$i"
+		_netns_host6 "${NS_S[$i]}" "${IP6_S[$i]}"
+	done
+}
+
+_netns_host6() { # NS ADDR
+	ip -n "$1" -6 addr add "$2/64" dev "$DEV" nodad ||
+		fail "cannot add $2 on $1 (IPv6 disabled?)"
+}
+
+# tx_csum_off NS DEV : turn off DEV's transmit checksum offload (no
+# ethtool needed: the SIOCETHTOOL ioctl ETHTOOL_STXCSUM, python3). Over
+# veth a datagram keeps CHECKSUM_PARTIAL end to end and the receiver
+# trusts it, so a wrong UDP checksum goes unnoticed; with the offload off
+# on the sending device the stack computes the full checksum at send time
+# (CHECKSUM_NONE at TC), and off on a bridge port the checksum of a
+# CHECKSUM_PARTIAL datagram is completed there (skb_checksum_help, after
+# any TC hook of the sender): either way the receiver verifies it
+# (Udp6InCsumErrors / UdpInCsumErrors, in_ns NS cat /proc/net/snmp[6]).
+tx_csum_off() {
+	in_ns "$1" python3 - "$2" <<'PY' || fail "cannot turn off tx checksum offload on $1/$2"
+import ctypes, fcntl, socket, struct, sys
+SIOCETHTOOL, ETHTOOL_GTXCSUM, ETHTOOL_STXCSUM = 0x8946, 0x16, 0x17
+def ethtool(cmd, data=0):
+    ev = ctypes.create_string_buffer(struct.pack("II", cmd, data), 8)
+    ifr = struct.pack("16sP", sys.argv[1].encode(), ctypes.addressof(ev)).ljust(40, b"\0")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        fcntl.ioctl(s.fileno(), SIOCETHTOOL, ifr)
+    return struct.unpack("II", ev.raw)[1]
+ethtool(ETHTOOL_STXCSUM, 0)
+sys.exit(1 if ethtool(ETHTOOL_GTXCSUM) else 0)
+PY
 }
 
 # start_bg_ns NAME CG NS CMD... : start_bg (lib.sh) in a namespace: CMD runs
