@@ -419,7 +419,11 @@ static void emit_elements(struct cg *g)
 		}
 		if (el->in_app)
 			sb_puts(g->out, "; IMPLEMENTED IN APP: the RPC library runs it */\n");
-		else
+		else if (e->place == PLACE_APP) {
+			/* no hook calls it: no code (its tables stay declared) */
+			sb_puts(g->out, "; IN APP: the client's RPC library runs it */\n");
+			continue;
+		} else
 			sb_printf(g->out, "; drops with %s; at %s */\n", status_name(el->drop_code),
 				  ir_place_name(e->place));
 		for (int d = DIR_REQUEST; d <= DIR_RESPONSE; d++)

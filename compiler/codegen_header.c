@@ -157,6 +157,59 @@ static unsigned app_dirs(const struct ir_element *e, const struct method_decl *m
 	return dirs;
 }
 
+/* The text as a C string literal, one source line per literal piece:
+ * quotes, backslashes, '?' (trigraphs) and bytes outside printable ASCII
+ * escaped (octal, always three digits). */
+static void emit_c_string(struct strbuf *o, const char *s, size_t len)
+{
+	sb_puts(o, "\t\t\"");
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (ch == '\n') {
+			sb_puts(o, i + 1 < len ? "\\n\"\n\t\t\"" : "\\n");
+		} else if (ch == '"' || ch == '\\' || ch == '?') {
+			sb_printf(o, "\\%c", ch);
+		} else if (ch < 0x20 || ch >= 0x7f) {
+			sb_printf(o, "\\%03o", ch);
+		} else {
+			char c1[2] = { (char)ch, 0 };
+			sb_puts(o, c1);
+		}
+	}
+	sb_puts(o, "\"");
+}
+
+/* The SQL elements placed in the application: what the client's RPC
+ * library needs to run them (headers/adn_app.h n_sql .. opt_level). */
+static void emit_app_sql(struct strbuf *o, const struct ir_chain *ir, size_t n_sql, size_t n)
+{
+	size_t n_forced = 0;
+	for (size_t i = 0; i < ir->n_elems; i++)
+		if (ir->elems[i].place == PLACE_APP && !ir->elems[i].decl->in_app && ir->elems[i].place_forced)
+			n_forced++;
+	if (n_forced) {
+		sb_puts(o, "\tstatic const char *const forced_app[] = {");
+		for (size_t i = 0; i < ir->n_elems; i++)
+			if (ir->elems[i].place == PLACE_APP && !ir->elems[i].decl->in_app &&
+			    ir->elems[i].place_forced)
+				sb_printf(o, " \"%s\",", ir->elems[i].decl->name);
+		sb_puts(o, " };\n");
+	}
+	sb_printf(o, "\t/* %s, compiled again in the client to run its SQL elements at app */\n"
+		     "\tstatic const char source[] =\n", ir->prog->basename);
+	emit_c_string(o, ir->src ? ir->src : "", ir->src ? ir->src_len : 0);
+	sb_puts(o, ";\n");
+	sb_printf(o, "\tstatic const struct adn_app_chain chain = {\n"
+		     "\t\t.chain = \"%s\", .layout_hash = 0x%08xu, .req_keep = %d,\n"
+		     "\t\t.n_methods = %zu, .n_elems = %zu, .elems = %s,\n", ir->chain->name, ir->layout_hash,
+		  ir->net_size, ir->svc->n_methods, n, n ? "elems" : "NULL");
+	sb_printf(o, "\t\t.n_sql = %zu, .source = source, .source_file = \"", n_sql);
+	for (const char *p = ir->prog->basename; *p; p++)
+		sb_printf(o, *p == '"' || *p == '\\' ? "\\%c" : "%c", *p);
+	sb_printf(o, "\",\n\t\t.forced_app = %s, .n_forced_app = %zu, .opt_level = %d,\n\t};\n\n\treturn &chain;\n}\n\n",
+		  n_forced ? "forced_app" : "NULL", n_forced, ir->opt_level);
+}
+
 /* <chain>_app_chain(): the chain's user-defined elements for the RPC
  * library (headers/adn_app.h, docs/rpc-library.md), in written order. */
 static void emit_app_chain(struct strbuf *o, const struct ir_chain *ir)
@@ -174,7 +227,7 @@ static void emit_app_chain(struct strbuf *o, const struct ir_chain *ir)
 	for (size_t w = 0; w < ir->chain->n_uses; w++)
 		for (size_t i = 0; i < ir->n_elems; i++) {
 			const struct ir_element *e = &ir->elems[i];
-			if (e->place != PLACE_APP || (size_t)(e->use - ir->chain->uses) != w)
+			if (e->place != PLACE_APP || !e->decl->in_app || (size_t)(e->use - ir->chain->uses) != w)
 				continue;
 			sb_printf(o, " *   %s:", e->decl->name);
 			for (size_t mi = 0; mi < ir->svc->n_methods; mi++) {
@@ -190,12 +243,16 @@ static void emit_app_chain(struct strbuf *o, const struct ir_chain *ir)
 		}
 	if (!n)
 		sb_puts(o, " *   (none)\n");
+	for (size_t i = 0; i < ir->n_elems; i++)
+		if (ir->elems[i].place == PLACE_APP && !ir->elems[i].decl->in_app)
+			sb_printf(o, " * SQL element %s: IN APP, run by the client's RPC library (reference interpreter)\n",
+				  ir->elems[i].decl->name);
 	sb_puts(o, " */\n");
 	sb_printf(o, "static inline const struct adn_app_chain *%s_app_chain(void)\n{\n", chain);
 	for (size_t w = 0, k = 0; w < ir->chain->n_uses; w++)
 		for (size_t i = 0; i < ir->n_elems; i++) {
 			const struct ir_element *e = &ir->elems[i];
-			if (e->place != PLACE_APP || (size_t)(e->use - ir->chain->uses) != w)
+			if (e->place != PLACE_APP || !e->decl->in_app || (size_t)(e->use - ir->chain->uses) != w)
 				continue;
 			sb_printf(o, "\tstatic const uint8_t dirs%zu[%zu] = { 0", k++, ir->svc->n_methods + 1);
 			for (size_t mi = 0; mi < ir->svc->n_methods; mi++)
@@ -207,11 +264,18 @@ static void emit_app_chain(struct strbuf *o, const struct ir_chain *ir)
 		for (size_t w = 0, k = 0; w < ir->chain->n_uses; w++)
 			for (size_t i = 0; i < ir->n_elems; i++) {
 				const struct ir_element *e = &ir->elems[i];
-				if (e->place != PLACE_APP || (size_t)(e->use - ir->chain->uses) != w)
+				if (e->place != PLACE_APP || !e->decl->in_app || (size_t)(e->use - ir->chain->uses) != w)
 					continue;
 				sb_printf(o, "\t\t{ \"%s\", dirs%zu },\n", e->decl->name, k++);
 			}
 		sb_puts(o, "\t};\n");
+	}
+	size_t n_sql = 0;
+	for (size_t i = 0; i < ir->n_elems; i++)
+		n_sql += ir->elems[i].place == PLACE_APP && !ir->elems[i].decl->in_app;
+	if (n_sql) {
+		emit_app_sql(o, ir, n_sql, n);
+		return;
 	}
 	sb_printf(o, "\tstatic const struct adn_app_chain chain = {\n"
 		     "\t\t.chain = \"%s\", .layout_hash = 0x%08xu, .req_keep = %d,\n"

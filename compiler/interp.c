@@ -47,6 +47,7 @@ struct interp {
 	int *param_off; /* per element (execution order), index of its first member */
 	int *param_member_off;
 	size_t n_members;
+	enum ir_place only; /* interp_only_at: PLACE_NONE = the kernel's elements */
 };
 
 /* C layout of a struct of the given types (natural alignment, as
@@ -752,9 +753,16 @@ static int run_element(struct interp *in, const struct ir_element *e, enum direc
 	return has_output && passed ? 0 : e->decl->drop_code;
 }
 
-static bool runs(const struct ir_element *e, enum direction d)
+static bool runs(const struct interp *in, const struct ir_element *e, enum direction d)
 {
-	return !e->decl->in_app && e->place != PLACE_APP && e->has[d];
+	if (e->decl->in_app || !e->has[d])
+		return false;
+	return in->only == PLACE_NONE ? e->place != PLACE_APP : e->place == in->only;
+}
+
+void interp_only_at(struct interp *in, enum ir_place p)
+{
+	in->only = p;
 }
 
 static int chain_request(struct interp *in, uint8_t *prefix, const struct interp_env *env, uint32_t *at,
@@ -763,7 +771,7 @@ static int chain_request(struct interp *in, uint8_t *prefix, const struct interp
 	int rw = 0;
 	for (size_t i = 0; i < in->ir->n_elems; i++) {
 		const struct ir_element *e = &in->ir->elems[i];
-		if (!runs(e, DIR_REQUEST))
+		if (!runs(in, e, DIR_REQUEST))
 			continue;
 		int st = run_element(in, e, DIR_REQUEST, prefix, env, &rw, route);
 		if (st) {
@@ -784,7 +792,7 @@ int interp_chain_response(struct interp *in, uint8_t *prefix, uint32_t from, con
 	int rw = 0;
 	for (size_t i = from; i-- > 0;) {
 		const struct ir_element *e = &in->ir->elems[i];
-		if (!runs(e, DIR_RESPONSE))
+		if (!runs(in, e, DIR_RESPONSE))
 			continue;
 		int st = run_element(in, e, DIR_RESPONSE, prefix, env, &rw, NULL);
 		if (st)

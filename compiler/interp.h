@@ -3,8 +3,8 @@
  * over in-memory tables that it models with the BPF maps' layout and rules.
  * It is the oracle of the differential tests (the kernel program and the
  * interpreter must agree on every verdict, rewrite, log record and table
- * row) and the processor a library would use to run elements in the
- * application's process.
+ * row) and the RPC library's processor of the SQL elements placed in the
+ * application (IN APP: rpc/app_sql.c, with interp_only_at(PLACE_APP)).
  *
  * random() and now() are inputs (struct interp_env), so that a test can give
  * the kernel program the same values. */
@@ -69,6 +69,13 @@ struct interp_verdict {
  * ir_reorder, if called). */
 struct interp *interp_new(const struct ir_chain *ir);
 void interp_free(struct interp *in);
+
+/* Which elements run: by default (PLACE_NONE) every SQL element the kernel
+ * runs (all but those placed at app); PLACE_APP: only the SQL elements
+ * placed in the application, as the RPC library runs them (rpc/app_sql.c);
+ * any other location: only the elements placed there. The others are
+ * skipped as if absent. */
+void interp_only_at(struct interp *in, enum ir_place p);
 
 /* A whole datagram payload (frame header + body, `len` bytes) as the TC and
  * XDP runtimes see it, changed in place as the runtime changes the packet:

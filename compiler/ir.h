@@ -65,7 +65,8 @@ enum ir_place {
 	PLACE_SK_SKB, /* the receiver's socket: not available in this version */
 	PLACE_TC,     /* cls_bpf: requests at the client's egress, responses at its ingress (UDP) */
 	PLACE_XDP,    /* the server's ingress, request side only (UDP) */
-	PLACE_APP,    /* the RPC library, in the application's process (user-defined elements) */
+	PLACE_APP,    /* the RPC library, in the application's process: user-defined elements,
+		       and SQL elements IN APP (the client's, with the reference interpreter) */
 	PLACE_COUNT,
 };
 #define IR_PLACE_BIT(p) (1u << (p))
@@ -86,6 +87,7 @@ struct ir_element {
 	int index;
 	enum ir_place place;
 	const char *place_reason; /* for --explain and the plan */
+	bool place_forced;        /* by --place or --hook (the header records app ones) */
 	/* IR_PLACE_BIT of every location the element may take: capabilities
 	 * and the chain's constraints, before --place/--hook and the cost
 	 * model (ir_allow); 0 if a constraint leaves nothing */
@@ -121,6 +123,8 @@ struct ir_move {
 
 struct ir_chain {
 	const struct program *prog;
+	const char *src;  /* the program's text (the header embeds it when a SQL */
+	size_t src_len;   /* element runs in the application) */
 	const struct chain_decl *chain;
 	const struct service_decl *svc;
 	struct ir_element *elems;

@@ -8,7 +8,11 @@
  *    server's sk_msg, when the response leaves the server); over UDP one
  *    datagram is one RPC, so TC (the client's egress for requests, its
  *    ingress for responses) and XDP (the server's ingress, requests only)
- *    can run it.
+ *    can run it. A SQL element can also run in the client's RPC library
+ *    (app: its request side before the request is sent, its response
+ *    side when the response arrives, by the reference interpreter), unless
+ *    it does what only the kernel can (ROUTE TO REPLICA, INSERT INTO
+ *    reply); the library is the sender, so AT RECEIVER excludes it there.
  * 2. The chain's constraints (AT SENDER, AT RECEIVER, NOT IN APP, IN APP)
  *    and the command line (--place, --hook) narrow that set; an empty set
  *    is an error at the constraint (or the element) that emptied it.
@@ -23,7 +27,10 @@
  *    earlier element at the receiver, --place) asks for it: strparser
  *    costs about 1.5 us per frame (docs/kernel-notes.md).
  *    User-defined elements touch only payload the kernel never reads, so
- *    they do not take part in the ordering. */
+ *    they do not take part in the ordering. The cost model never puts a
+ *    SQL element in the app: only IN APP or --place E=app do, and then
+ *    every kernel element must come after it in the chain (the library
+ *    runs it before the request reaches the kernel). */
 #include <string.h>
 
 #include "ir.h"
@@ -63,13 +70,16 @@ static const char *rule_text(enum place_rule r)
 	return "?";
 }
 
-static unsigned rule_allows(enum place_rule r)
+/* sql: a SQL element, which the library runs only in the client (the
+ * sender); a user-defined element runs in both the client and the server. */
+static unsigned rule_allows(enum place_rule r, bool sql)
 {
 	switch (r) {
 	case RULE_AT_SENDER:
 		return IR_PLACE_BIT(PLACE_SK_MSG) | IR_PLACE_BIT(PLACE_TC) | IR_PLACE_BIT(PLACE_APP);
 	case RULE_AT_RECEIVER:
-		return IR_PLACE_BIT(PLACE_SK_SKB) | IR_PLACE_BIT(PLACE_XDP) | IR_PLACE_BIT(PLACE_APP);
+		return IR_PLACE_BIT(PLACE_SK_SKB) | IR_PLACE_BIT(PLACE_XDP) |
+		       (sql ? 0 : IR_PLACE_BIT(PLACE_APP));
 	case RULE_NOT_IN_APP:
 		return ~IR_PLACE_BIT(PLACE_APP);
 	case RULE_IN_APP:
@@ -90,8 +100,16 @@ static const char *why_not(struct arena *a, const struct ir_chain *ir, const str
 				    n);
 	switch (p) {
 	case PLACE_APP:
-		return arena_printf(a, "element '%s' has no userspace implementation (only IMPLEMENTED IN APP elements run in the RPC library)",
-				    n);
+		/* the client's RPC library runs it with the reference
+		 * interpreter, before the request is sent; what only the
+		 * kernel can do stays there */
+		if (e->routes)
+			return arena_printf(a, "'%s' routes requests (ROUTE TO REPLICA): the kernel picks the replica's connection (sk_msg redirect, TC), which the RPC library cannot do, so it must run in the kernel",
+					    n);
+		if (e->answers)
+			return arena_printf(a, "'%s' answers requests (INSERT INTO reply): the network's reply is built by TC at the client's egress, so it must run in the kernel",
+					    n);
+		return NULL;
 	case PLACE_SK_SKB:
 		if (ir->udp)
 			return arena_printf(a, "sk_skb sees TCP streams only, and service '%s' is TRANSPORT UDP (XDP runs elements at the receiver over UDP)",
@@ -143,7 +161,7 @@ static unsigned capable(struct arena *a, const struct ir_chain *ir, const struct
 static const char *rule_conflict(struct arena *a, const struct ir_chain *ir, const struct ir_element *e,
 				 enum place_rule r)
 {
-	unsigned want = rule_allows(r);
+	unsigned want = rule_allows(r, !e->decl->in_app);
 	/* the location the rule asks for that the element could not take */
 	for (int p = PLACE_SK_MSG; p < PLACE_COUNT; p++) {
 		const char *why;
@@ -174,11 +192,13 @@ static const struct ir_forced_place *forced_for(const struct ir_element *e,
 	return hit;
 }
 
-static const char *default_reason(struct arena *a, const struct ir_chain *ir, enum ir_place p,
-				  bool after_receiver, bool at_receiver)
+static const char *default_reason(struct arena *a, const struct ir_chain *ir, const struct ir_element *e,
+				  enum ir_place p, bool after_receiver, bool at_receiver)
 {
 	switch (p) {
 	case PLACE_APP:
+		if (!e->decl->in_app)
+			return "IN APP: the RPC library runs it in the client's process with the reference interpreter (compiler/interp.c)";
 		return "IMPLEMENTED IN APP: no eBPF implementation; the RPC library runs it in the application's process";
 	case PLACE_SK_MSG:
 		return "TCP: the sender's sk_msg is the earliest hook that sees whole frames (a dropped request never leaves the client); every element here shares one program and one parse";
@@ -212,13 +232,15 @@ static unsigned constrain(struct arena *a, struct diag *d, const struct ir_chain
 	const unsigned can = capable(a, ir, e);
 	unsigned set = can;
 
+	const bool sql = !e->decl->in_app;
+
 	for (size_t r = 0; r < u->n_rules; r++) {
-		unsigned next = set & rule_allows(u->rules[r].rule);
+		unsigned next = set & rule_allows(u->rules[r].rule, sql);
 		if (!next) {
 			const char *why = NULL;
 			for (size_t k = 0; k < r && !why; k++)
-				if (can & rule_allows(u->rules[r].rule) &&
-				    !(can & rule_allows(u->rules[r].rule) & rule_allows(u->rules[k].rule)))
+				if (can & rule_allows(u->rules[r].rule, sql) &&
+				    !(can & rule_allows(u->rules[r].rule, sql) & rule_allows(u->rules[k].rule, sql)))
 					why = arena_printf(a, "it conflicts with %s (column %d)",
 							   rule_text(u->rules[k].rule), u->rules[k].loc.col);
 			if (d)
@@ -245,6 +267,9 @@ static const char *sender_why(const struct ir_element *e)
 	for (size_t r = 0; r < e->use->n_rules; r++)
 		if (e->use->rules[r].rule == RULE_AT_SENDER)
 			return "AT SENDER";
+	for (size_t r = 0; r < e->use->n_rules; r++)
+		if (e->use->rules[r].rule == RULE_IN_APP)
+			return "IN APP";
 	return "its constraints";
 }
 
@@ -271,6 +296,7 @@ bool ir_place(struct arena *a, struct diag *d, struct ir_chain *ir,
 	int errors = d->errors;
 	int cur_stage = 0;
 	const struct ir_element *receiver_el = NULL; /* first kernel element at the receiver */
+	const struct ir_element *kernel_el = NULL;   /* first element in the kernel */
 
 	ir->udp = ir->svc->udp;
 	ir->hooks = 0;
@@ -287,11 +313,14 @@ bool ir_place(struct arena *a, struct diag *d, struct ir_chain *ir,
 		struct ir_element *e = &ir->elems[i];
 		const struct chain_use *u = e->use;
 		const unsigned set = e->allowed; /* ir_allow */
-		bool at_receiver = false;
+		bool at_receiver = false, in_app = false;
 
 		e->place = PLACE_NONE;
-		for (size_t r = 0; r < u->n_rules; r++)
+		e->place_forced = false;
+		for (size_t r = 0; r < u->n_rules; r++) {
 			at_receiver |= u->rules[r].rule == RULE_AT_RECEIVER;
+			in_app |= u->rules[r].rule == RULE_IN_APP;
+		}
 		/* a constraint left nothing: report it (with the rule) */
 		if (!set) {
 			int before = d->errors;
@@ -306,7 +335,7 @@ bool ir_place(struct arena *a, struct diag *d, struct ir_chain *ir,
 			const char *opt = fp->element ? "--place" : "--hook";
 			if (!why && !(set & IR_PLACE_BIT(fp->place)))
 				why = "it conflicts with the element's constraints in the chain";
-			if (!why && !e->decl->in_app && stage(fp->place) < cur_stage)
+			if (!why && !e->decl->in_app && fp->place != PLACE_APP && stage(fp->place) < cur_stage)
 				why = arena_printf(a, "'%s' runs earlier in the chain and is placed at the receiver; chain order would break",
 						   receiver_el->decl->name);
 			if (why) {
@@ -315,14 +344,17 @@ bool ir_place(struct arena *a, struct diag *d, struct ir_chain *ir,
 				continue;
 			}
 			p = fp->place;
+			e->place_forced = true;
 			e->place_reason = arena_printf(a, "forced by %s %s", opt, ir_place_name(p));
 		} else {
 			/* cost model: the earliest stage chain order allows, then
-			 * the hook order sk_msg, tc, xdp, app */
+			 * the hook order sk_msg, tc, xdp, app; a SQL element goes
+			 * to the app only when the chain says IN APP */
 			static const enum ir_place pref[] = { PLACE_SK_MSG, PLACE_TC, PLACE_XDP, PLACE_SK_SKB,
 							      PLACE_APP };
 			for (size_t k = 0; k < sizeof(pref) / sizeof(pref[0]) && p == PLACE_NONE; k++)
 				if ((set & IR_PLACE_BIT(pref[k])) &&
+				    (pref[k] != PLACE_APP || e->decl->in_app || in_app) &&
 				    (pref[k] == PLACE_APP || stage(pref[k]) >= cur_stage) &&
 				    (!at_receiver || stage(pref[k]) == 1 || pref[k] == PLACE_APP))
 					p = pref[k];
@@ -338,10 +370,21 @@ bool ir_place(struct arena *a, struct diag *d, struct ir_chain *ir,
 						   e->decl->name);
 				continue;
 			}
-			e->place_reason = default_reason(a, ir, p, receiver_el != NULL, at_receiver);
+			e->place_reason = default_reason(a, ir, e, p, receiver_el != NULL, at_receiver);
+		}
+		/* a SQL element in the app runs before the request reaches the
+		 * kernel (and its response side after): chain order needs every
+		 * kernel element after it */
+		if (p == PLACE_APP && !e->decl->in_app && kernel_el) {
+			diag_error(d, u->element.loc, "element '%s' cannot run in the application: the RPC library runs it before the request reaches the kernel, but '%s' comes earlier in the chain and runs at %s; chain order would break (put '%s' earlier in the chain)",
+				   e->decl->name, kernel_el->decl->name, ir_place_name(kernel_el->place),
+				   e->decl->name);
+			continue;
 		}
 		e->place = p;
 		ir->hooks |= IR_PLACE_BIT(p);
+		if (p != PLACE_APP && !kernel_el)
+			kernel_el = e;
 		if (p != PLACE_APP && stage(p) > cur_stage) {
 			cur_stage = stage(p);
 			receiver_el = e;

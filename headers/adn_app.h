@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The chain's user-defined elements (IMPLEMENTED IN APP), as the generated
+ * The chain's elements that run in the application, as the generated
  * application header (<chain>_rpc.h, <chain>_app_chain()) describes them to
- * the RPC library (rpc/adn_rpc.h: adn_client_use_chain, adn_server_use_chain).
- * docs/rpc-library.md "User-defined elements".
+ * the RPC library (rpc/adn_rpc.h: adn_client_use_chain, adn_server_use_chain):
+ * user-defined elements (IMPLEMENTED IN APP, docs/rpc-library.md
+ * "User-defined elements") and SQL elements placed IN APP ("SQL elements in
+ * the application").
  */
 #ifndef ADN_APP_H
 #define ADN_APP_H
@@ -27,6 +29,17 @@ struct adn_app_chain {
 	unsigned n_methods;
 	unsigned n_elems;
 	const struct adn_app_element *elems; /* in chain order; NULL if none */
+	/* SQL elements placed in the application (IN APP, adnc --place E=app):
+	 * the client's RPC library compiles the chain's source in-process and
+	 * runs them with the reference interpreter (docs/rpc-library.md "SQL
+	 * elements in the application"). n_sql 0 (headers of chains without
+	 * them, and headers generated before this field): the rest is unused. */
+	unsigned n_sql;
+	const char *source;        /* the .adn file's text */
+	const char *source_file;   /* its name, for messages */
+	const char *const *forced_app; /* elements adnc --place/--hook put at app */
+	unsigned n_forced_app;
+	int opt_level;             /* adnc -O (the execution order) */
 };
 
 #endif /* ADN_APP_H */

@@ -17,6 +17,7 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "adn_app.h"
@@ -377,6 +378,22 @@ int adn_server_udf_register(struct adn_server *s, const char *name,
  * so a compressible body larger than ADN_UDP_BODY_MAX may fit. */
 int adn_client_use_chain(struct adn_client *c, const struct adn_app_chain *chain,
 			 char *err, size_t errlen);
+/* SQL elements placed in the application (IN APP; chain->n_sql > 0): the
+ * client's adn_client_use_chain also compiles the chain's source embedded
+ * in the header (adnc's front end, in-process) and runs their request
+ * sides on every call, before the user-defined elements and before the
+ * frame is written (a drop completes the call at the next poll with the
+ * element's status and ADN_RPC_F_LOCAL; nothing is sent), and their
+ * response sides on every response (they may change the status the
+ * callback gets). Refused (-1, one line in err) when the source does not
+ * give the layout of the header or of the client. Their tables live in
+ * this process (adnctl does not see them). docs/rpc-library.md "SQL
+ * elements in the application".
+ *
+ * Where their LOG tables' records go: JSON lines, one per record, in the
+ * format of `adnctl log` ({"table":"logging.log","time":...}), written
+ * and flushed to out. NULL (the default): records are dropped. Any time. */
+void adn_client_app_log(struct adn_client *c, FILE *out);
 int adn_server_use_chain(struct adn_server *s, const struct adn_app_chain *chain,
 			 char *err, size_t errlen);
 

@@ -92,6 +92,7 @@ void adn_client_close(struct adn_client *c)
 		return;
 	adn_udp_close(c);
 	adn_udf_free(c->udf);
+	adn_app_sql_free(c->app);
 	for (unsigned i = 0; c->conns && i < c->nconns; i++) {
 		if (c->conns[i].fd >= 0)
 			close(c->conns[i].fd);
@@ -178,6 +179,11 @@ long adn_client_call(struct adn_client *c, uint16_t method, const void *body,
 	if (!fn || (len && !body))
 		return -EINVAL;
 	size_t app_len = len;
+	if (c->app) { /* SQL elements IN APP: first, on the network fields */
+		long id = adn_cl_app_sql_call(c, method, &body, len, fn, user);
+		if (id)
+			return id;
+	}
 	if (c->udf && c->udf->chain) {
 		const uint8_t *b = adn_udf_run(c->udf, ADN_APP_REQUEST, true, method, body, len, &len);
 		if (!b) {
@@ -204,12 +210,35 @@ int adn_client_udf_register(struct adn_client *c, const char *name, const struct
 int adn_client_use_chain(struct adn_client *c, const struct adn_app_chain *chain,
 			 char *err, size_t errlen)
 {
-	return adn_udf_bind(&c->udf, chain, c->layout, err, errlen);
+	if (chain && chain->n_sql && !c->app) {
+		if (!(c->app = adn_app_sql_new(chain, c->layout, err, errlen)))
+			return -1;
+		adn_app_sql_set_log(c->app, c->app_log);
+	}
+	int rc = adn_udf_bind(&c->udf, chain, c->layout, err, errlen);
+	if (rc && c->app) {
+		adn_app_sql_free(c->app);
+		c->app = NULL;
+	}
+	return rc;
+}
+
+void adn_client_app_log(struct adn_client *c, FILE *out)
+{
+	c->app_log = out;
+	if (c->app)
+		adn_app_sql_set_log(c->app, out);
 }
 
 void adn_cl_deliver(struct adn_client *c, struct done_call d, const struct adn_hdr *h,
 		    const uint8_t *body, size_t len)
 {
+	struct adn_hdr app_h;
+	if (c->app) { /* the response sides of SQL elements IN APP */
+		app_h = *h;
+		app_h.status = (uint8_t)adn_app_sql_response(c->app, h, body, len);
+		h = &app_h;
+	}
 	if (h->status != ADN_OK) {
 		d.fn(d.user, d.rpc_id, h->status, h->flags, NULL, 0);
 		return;
@@ -559,8 +588,10 @@ int adn_client_poll(struct adn_client *c, int timeout_ms)
 	if (c->udp)
 		return adn_udp_poll(c, timeout_ms);
 	c->completed_now = 0;
+	if (c->app)
+		adn_cl_app_sql_complete(c);
 	if (!c->outstanding)
-		return 0;
+		return c->completed_now;
 	/* All frames queued since the last poll go out in one send each. */
 	for (unsigned i = 0; i < c->nconns; i++)
 		flush_conn(c, i);

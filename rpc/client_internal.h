@@ -5,7 +5,9 @@
 #define ADN_CLIENT_INTERNAL_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
+#include "app_sql.h"
 #include "rpc_internal.h"
 #include "udf_internal.h"
 
@@ -26,6 +28,9 @@ struct call_slot {
 	/* replica client: a replica connection broke while this call was
 	 * outstanding; no reply by then means it went to that replica */
 	uint64_t orphan_ns;
+	/* a SQL element in the app dropped the request: the next poll
+	 * completes the call with this status (app_sql.c); 0: none */
+	int local_status;
 };
 
 struct client_conn {
@@ -59,6 +64,8 @@ struct adn_client {
 	bool replicas;           /* one connection per replica: the kernel picks (client_replica.c) */
 	uint64_t grace_ns;       /* replicas: how long an orphaned call may still be answered */
 	struct adn_udf_set *udf;  /* user-defined elements (udf.c); NULL: none */
+	struct adn_app_sql *app;  /* SQL elements IN APP (app_sql.c); NULL: none */
+	FILE *app_log;            /* adn_client_app_log */
 	struct adn_client_stats st;
 	char err[256];
 };

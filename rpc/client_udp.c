@@ -416,8 +416,10 @@ int adn_udp_poll(struct adn_client *c, int timeout_ms)
 	struct epoll_event evs[4];
 
 	c->completed_now = 0;
+	if (c->app)
+		adn_cl_app_sql_complete(c);
 	if (!c->outstanding)
-		return 0;
+		return c->completed_now;
 	/* Everything queued since the last poll: one sendmmsg per SEND_BATCH. */
 	flush(c);
 

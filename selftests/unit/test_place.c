@@ -213,6 +213,55 @@ START_TEST(test_tcp_sk_skb)
 }
 END_TEST
 
+/* A SQL element runs in the client's RPC library only when the chain says
+ * IN APP or --place forces it; the header then carries its source. */
+START_TEST(test_sql_in_app)
+{
+	char *d;
+	struct adnc_unit *u = place(SVC("") ACL LOG "CREATE CHAIN c ON s (acl IN APP, count);", NULL, 0, &d);
+	ck_assert_msg(u->ir, "%s", d);
+	ck_assert_str_eq(where(u, "acl"), "app");
+	ck_assert_str_eq(where(u, "count"), "sk_msg");
+	ck_assert_str_eq(u->ir->elems[0].place_reason,
+			 "IN APP: the RPC library runs it in the client's process with the reference interpreter (compiler/interp.c)");
+	/* confined to the sender: its field is sender-only */
+	ck_assert_str_eq(u->ir->elems[0].sender_why, "IN APP");
+	char *h = adnc_gen_header(u);
+	ck_assert_msg(strstr(h, ".n_sql = 1, .source = source, .source_file = \"t.adn\""), "%s", h);
+	ck_assert_msg(strstr(h, "WHERE user != 'm';\\n\"\n"), "%s", h);
+	ck_assert_msg(strstr(h, ".forced_app = NULL, .n_forced_app = 0"), "%s", h);
+	free(h);
+	adnc_unit_free(u);
+	free(d);
+	/* without IN APP the cost model keeps it in the kernel, over UDP too */
+	u = place(SVC("TRANSPORT UDP") ACL "CREATE CHAIN c ON s (acl);", NULL, 0, &d);
+	ck_assert_msg(u->ir, "%s", d);
+	ck_assert_str_eq(where(u, "acl"), "tc");
+	h = adnc_gen_header(u);
+	ck_assert(!strstr(h, "n_sql"));
+	free(h);
+	adnc_unit_free(u);
+	free(d);
+	/* --place acl=app: forced, and recorded for the library */
+	struct ir_forced_place f = { "acl", PLACE_APP };
+	u = place(SVC("") ACL LOG "CREATE CHAIN c ON s (acl, count);", &f, 1, &d);
+	ck_assert_msg(u->ir, "%s", d);
+	ck_assert_str_eq(where(u, "acl"), "app");
+	h = adnc_gen_header(u);
+	ck_assert_msg(strstr(h, "forced_app[] = { \"acl\", }"), "%s", h);
+	free(h);
+	adnc_unit_free(u);
+	free(d);
+	/* ... but not after a kernel element */
+	struct ir_forced_place g = { "count", PLACE_APP };
+	u = place(SVC("") ACL LOG "CREATE CHAIN c ON s (acl, count);", &g, 1, &d);
+	ck_assert(!u->ir);
+	ck_assert_msg(strstr(d, "element 'count' cannot run in the application"), "%s", d);
+	adnc_unit_free(u);
+	free(d);
+}
+END_TEST
+
 START_TEST(test_reorder_stays_on_hook)
 {
 	char *d;
@@ -242,6 +291,7 @@ int main(void)
 	tcase_add_test(t, test_forced);
 	tcase_add_test(t, test_tcp_sk_skb);
 	tcase_add_test(t, test_reorder_stays_on_hook);
+	tcase_add_test(t, test_sql_in_app);
 	suite_add_tcase(s, t);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
