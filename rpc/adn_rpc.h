@@ -292,6 +292,7 @@ struct adn_udf_ops {
 struct adn_udf_msg {
 	unsigned dir;          /* ADN_APP_REQUEST or ADN_APP_RESPONSE */
 	uint16_t method;
+	uint32_t rpc_id;       /* the call's: a request's and its response's */
 	const char *chain;     /* the chain's name and layout hash */
 	uint32_t layout;
 	const uint8_t *clear;  /* requests: the network fields (req_keep bytes), which */
@@ -312,7 +313,8 @@ extern const struct adn_udf_ops adn_udf_zlib;
  *   request:  sender (8) || seq (8) || time_ms (8) || nonce (12) || ciphertext || tag (16)
  *   response: seq (8, the request's) || nonce (12) || ciphertext || tag (16)
  * The tag covers, as associated data, the chain, the method, the direction,
- * the request's network fields (but for the ranges adn_aead_key_mutable
+ * the call's rpc_id (a response moved to another call of the same client
+ * is refused), the request's network fields (but for the ranges adn_aead_key_mutable
  * names) and sender, seq and time; a response's, the client's sender id
  * and the seq of the request it answers. The server refuses a request
  * replayed, reordered beyond ADN_AEAD_WINDOW, older than

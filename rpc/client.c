@@ -185,7 +185,13 @@ long adn_client_call(struct adn_client *c, uint16_t method, const void *body,
 			return id;
 	}
 	if (c->udf && c->udf->chain) {
-		const uint8_t *b = adn_udf_run(c->udf, ADN_APP_REQUEST, true, method, body, len, &len);
+		/* the id tcp_call / adn_udp_call will take (nothing runs in
+		 * between): an element may bind the request to it */
+		uint32_t next = c->next_id, id = 0;
+		if (!adn_cl_take_slot(c, &id))
+			return -ENOBUFS;
+		c->next_id = next;
+		const uint8_t *b = adn_udf_run(c->udf, ADN_APP_REQUEST, true, method, id, body, len, &len);
 		if (!b) {
 			c->st.udf_errors++;
 			snprintf(c->err, sizeof(c->err), "request not sent: %s", c->udf->why);
@@ -244,7 +250,7 @@ void adn_cl_deliver(struct adn_client *c, struct done_call d, const struct adn_h
 		return;
 	}
 	if (adn_udf_applies(c->udf, ADN_APP_RESPONSE, h->method)) {
-		body = adn_udf_run(c->udf, ADN_APP_RESPONSE, false, h->method, body, len, &len);
+		body = adn_udf_run(c->udf, ADN_APP_RESPONSE, false, h->method, h->rpc_id, body, len, &len);
 		if (!body) {
 			c->st.udf_errors++;
 			snprintf(c->err, sizeof(c->err), "reply to call %u: %s", d.rpc_id, c->udf->why);

@@ -192,15 +192,15 @@ static int check_status(int status, size_t len, size_t cap)
 	return status;
 }
 
-int adn_srv_handle(struct adn_server *s, uint16_t method, const uint8_t *body, size_t len,
-		   uint8_t *resp, size_t cap, size_t *resp_len)
+int adn_srv_handle(struct adn_server *s, uint16_t method, uint32_t rpc_id, const uint8_t *body,
+		   size_t len, uint8_t *resp, size_t cap, size_t *resp_len)
 {
 	size_t rlen = 0;
 	int status;
 
 	s->st.wire_bytes += len;
 	if (adn_udf_applies(s->udf, ADN_APP_REQUEST, method)) {
-		body = adn_udf_run(s->udf, ADN_APP_REQUEST, false, method, body, len, &len);
+		body = adn_udf_run(s->udf, ADN_APP_REQUEST, false, method, rpc_id, body, len, &len);
 		if (!body) {
 			s->st.udf_errors++;
 			snprintf(s->err, sizeof(s->err), "request answered %s: %s",
@@ -224,7 +224,8 @@ int adn_srv_handle(struct adn_server *s, uint16_t method, const uint8_t *body, s
 	*resp_len = 0;
 	if (status != ADN_OK)
 		return status;
-	const uint8_t *out = adn_udf_run(s->udf, ADN_APP_RESPONSE, true, method, s->big, rlen, &rlen);
+	const uint8_t *out = adn_udf_run(s->udf, ADN_APP_RESPONSE, true, method, rpc_id, s->big, rlen,
+					 &rlen);
 	if (!out || rlen > cap) {
 		s->st.udf_errors++;
 		if (out)
@@ -245,7 +246,7 @@ static int answer(struct adn_server *s, struct srv_conn *cn, const struct adn_hd
 		  const uint8_t *frame)
 {
 	size_t len = 0;
-	int status = adn_srv_handle(s, req->method, frame + ADN_HDR_LEN, req->len - ADN_HDR_LEN,
+	int status = adn_srv_handle(s, req->method, req->rpc_id, frame + ADN_HDR_LEN, req->len - ADN_HDR_LEN,
 				    s->scratch, ADN_FRAME_MAX - ADN_HDR_LEN, &len);
 	int rc = adn_buf_reserve(&cn->out, ADN_HDR_LEN + len, OUT_LIMIT);
 	if (rc)

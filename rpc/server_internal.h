@@ -40,8 +40,8 @@ struct adn_server {
  * user-defined elements on it, runs the handler, applies them to the
  * response, which goes to resp (at most cap bytes, *resp_len). Returns
  * the status (a bad one turned into ADN_INTERNAL; *resp_len 0 unless OK). */
-int adn_srv_handle(struct adn_server *s, uint16_t method, const uint8_t *body, size_t len,
-		   uint8_t *resp, size_t cap, size_t *resp_len);
+int adn_srv_handle(struct adn_server *s, uint16_t method, uint32_t rpc_id, const uint8_t *body,
+		   size_t len, uint8_t *resp, size_t cap, size_t *resp_len);
 
 /* UDP side, server_udp.c. epoll data.ptr of the UDP socket: */
 #define ADN_UDP_MARK ((void *)&adn_udp_mark)

@@ -120,7 +120,7 @@ static size_t run_handler(struct adn_server *s, const struct adn_hdr *req, const
 			  uint8_t *out)
 {
 	size_t len = 0;
-	int status = adn_srv_handle(s, req->method, p + ADN_HDR_LEN, req->len - ADN_HDR_LEN,
+	int status = adn_srv_handle(s, req->method, req->rpc_id, p + ADN_HDR_LEN, req->len - ADN_HDR_LEN,
 				    out + ADN_HDR_LEN, ADN_UDP_BODY_MAX, &len);
 	struct adn_hdr h = {
 		.len = (uint32_t)(ADN_HDR_LEN + len),

@@ -156,14 +156,15 @@ bool adn_udf_applies(const struct adn_udf_set *u, unsigned dir, uint16_t method)
 
 /* One element over the bytes after keep. */
 static long run_one(struct adn_udf_set *u, unsigned i, unsigned dir, bool encode, uint16_t method,
-		    const uint8_t *cur, size_t cur_len, size_t keep, uint8_t *dst)
+		    uint32_t rpc_id, const uint8_t *cur, size_t cur_len, size_t keep, uint8_t *dst)
 {
 	const struct adn_udf_ops *ops = u->run[i];
 	if (!ops->encode_msg)
 		return (encode ? ops->encode : ops->decode)(ops->ctx, cur + keep, cur_len - keep,
 							    dst + keep, UDF_BUF - keep);
 	struct adn_udf_msg m = {
-		.dir = dir, .method = method, .chain = u->chain->chain, .layout = u->chain->layout_hash,
+		.dir = dir, .method = method, .rpc_id = rpc_id, .chain = u->chain->chain,
+		.layout = u->chain->layout_hash,
 		.clear = keep ? cur : NULL, .clear_len = keep, .state = u->state[i],
 		.status = ADN_DATA_LOSS,
 	};
@@ -183,7 +184,7 @@ static long run_one(struct adn_udf_set *u, unsigned i, unsigned dir, bool encode
 }
 
 const uint8_t *adn_udf_run(struct adn_udf_set *u, unsigned dir, bool encode, uint16_t method,
-			   const uint8_t *body, size_t len, size_t *out_len)
+			   uint32_t rpc_id, const uint8_t *body, size_t len, size_t *out_len)
 {
 	const struct adn_app_chain *c = u ? u->chain : NULL;
 	const uint8_t *cur = body;
@@ -213,7 +214,7 @@ const uint8_t *adn_udf_run(struct adn_udf_set *u, unsigned dir, bool encode, uin
 		if (!elem_applies(u, i, dir, method))
 			continue;
 		uint8_t *dst = u->buf[(encode ? 0 : 2) + which];
-		long n = run_one(u, i, dir, encode, method, cur, cur_len, keep, dst);
+		long n = run_one(u, i, dir, encode, method, rpc_id, cur, cur_len, keep, dst);
 		if (n == -2)
 			return NULL;
 		if (n < 0 || (size_t)n > UDF_BUF - keep) {

@@ -11,7 +11,8 @@
  * The nonce is fresh from the CSPRNG for every message (with random 96-bit
  * nonces a key should encrypt well under 2^32 messages). The associated
  * data (AAD) binds a message to this format, the cipher, the chain (name
- * and layout hash), the direction and the method; a request's also to its
+ * and layout hash), the direction, the method and the call's rpc_id (so
+ * that a response moved to another call is refused); a request's also to its
  * network fields (the bytes the kernel reads in clear, but for the ranges
  * the key names mutable) and to sender, seq and time; a response's to the
  * client's sender id and the seq of the request it answers.
@@ -190,11 +191,11 @@ static const EVP_CIPHER *aead_cipher(const struct adn_aead_key *k)
 static size_t make_aad(const struct adn_aead_key *k, const struct adn_udf_msg *m, const uint8_t *pre,
 		       size_t pre_len, uint64_t peer_sender, uint8_t *buf, size_t cap, uint8_t **out)
 {
-	static const char tag[] = "adn-aead-v2";
+	static const char tag[] = "adn-aead-v3";
 	size_t cl = m->chain ? strlen(m->chain) : 0;
 	if (cl > 255)
 		cl = 255;
-	size_t need = sizeof(tag) + 1 + 1 + 2 + 4 + 1 + cl + pre_len + 8 + 4 + m->clear_len;
+	size_t need = sizeof(tag) + 1 + 1 + 2 + 4 + 4 + 1 + cl + pre_len + 8 + 4 + m->clear_len;
 	uint8_t *a = buf;
 	if (need > cap && !(a = malloc(need)))
 		return 0;
@@ -207,6 +208,8 @@ static size_t make_aad(const struct adn_aead_key *k, const struct adn_udf_msg *m
 	a[n++] = (uint8_t)(m->method >> 8);
 	for (int i = 0; i < 4; i++)
 		a[n++] = (uint8_t)(m->layout >> (8 * i));
+	for (int i = 0; i < 4; i++) /* a response answers this call only */
+		a[n++] = (uint8_t)(m->rpc_id >> (8 * i));
 	a[n++] = (uint8_t)cl;
 	memcpy(a + n, m->chain, cl);
 	n += cl;

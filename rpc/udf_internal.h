@@ -43,7 +43,7 @@ bool adn_udf_applies(const struct adn_udf_set *u, unsigned dir, uint16_t method)
  * (u->why says which, and how; u->status the status to answer: DATA_LOSS, or
  * what the element chose, e.g. UNAUTHENTICATED for a replayed message). */
 const uint8_t *adn_udf_run(struct adn_udf_set *u, unsigned dir, bool encode, uint16_t method,
-			   const uint8_t *body, size_t len, size_t *out_len);
+			   uint32_t rpc_id, const uint8_t *body, size_t len, size_t *out_len);
 
 /* The clock of adn_udf_aead (udf_aead.c): milliseconds of CLOCK_REALTIME;
  * tests replace it to make stale and future messages. */

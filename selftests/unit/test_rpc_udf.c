@@ -293,11 +293,14 @@ struct msg {
 	size_t len;
 };
 
+/* the rpc_id of the frame run_udf's message travels in */
+static uint32_t udf_rpc_id = 7;
+
 static int run_udf(struct adn_udf_set *u, unsigned dir, bool encode, uint16_t method,
 		   const struct msg *in, struct msg *out)
 {
 	size_t n;
-	const uint8_t *r = adn_udf_run(u, dir, encode, method, in->b, in->len, &n);
+	const uint8_t *r = adn_udf_run(u, dir, encode, method, udf_rpc_id, in->b, in->len, &n);
 	if (!r)
 		return u->status;
 	ck_assert_uint_le(n, sizeof(out->b));
@@ -422,6 +425,38 @@ START_TEST(test_aead_tamper_response)
 	}
 	adn_udf_free(cl);
 	adn_udf_free(cl2);
+	adn_udf_free(sv);
+}
+END_TEST
+
+/* A response is bound to its call's rpc_id: two calls outstanding, the
+ * first one's response moved into a frame of the second (rpc_ids are not
+ * encrypted) is refused, and still accepted where it belongs. Requests
+ * too: a request moved to another rpc_id does not verify. */
+START_TEST(test_aead_rpc_id_bound)
+{
+	struct adn_aead_key k = test_key(ADN_AEAD_AES_256_GCM);
+	struct adn_udf_set *cl = aead_set(&k, &chain_enc), *sv = aead_set(&k, &chain_enc);
+	struct msg plain, wa, wb, out, resp, ra;
+
+	plain_body(&plain, 120, 5);
+	udf_rpc_id = 1;
+	ck_assert_int_eq(run_udf(cl, ADN_APP_REQUEST, true, 1, &plain, &wa), ADN_OK);
+	udf_rpc_id = 2;
+	ck_assert_int_eq(run_udf(cl, ADN_APP_REQUEST, true, 1, &plain, &wb), ADN_OK);
+	udf_rpc_id = 3; /* request 1 moved to id 3 */
+	ck_assert_int_eq(run_udf(sv, ADN_APP_REQUEST, false, 1, &wa, &out), ADN_DATA_LOSS);
+	udf_rpc_id = 1;
+	ck_assert_int_eq(run_udf(sv, ADN_APP_REQUEST, false, 1, &wa, &out), ADN_OK);
+	plain_body(&resp, 90, 11);
+	ck_assert_int_eq(run_udf(sv, ADN_APP_RESPONSE, true, 1, &resp, &ra), ADN_OK);
+	udf_rpc_id = 2; /* call 1's response in call 2's frame */
+	ck_assert_int_eq(run_udf(cl, ADN_APP_RESPONSE, false, 1, &ra, &out), ADN_DATA_LOSS);
+	udf_rpc_id = 1;
+	ck_assert_int_eq(run_udf(cl, ADN_APP_RESPONSE, false, 1, &ra, &out), ADN_OK);
+	ck_assert(!memcmp(out.b, resp.b, resp.len));
+	udf_rpc_id = 7;
+	adn_udf_free(cl);
 	adn_udf_free(sv);
 }
 END_TEST
@@ -562,6 +597,7 @@ static int echo_count(void *user, uint16_t method, const void *req, size_t len, 
 struct tap {
 	struct adn_udf_ops inner;
 	struct msg last;
+	uint32_t last_id; /* the rpc_id of last */
 };
 
 static long tap_encode(void *ctx, struct adn_udf_msg *m, const void *in, size_t n, void *out,
@@ -573,6 +609,7 @@ static long tap_encode(void *ctx, struct adn_udf_msg *m, const void *in, size_t 
 		memcpy(t->last.b, m->clear, m->clear_len);
 		memcpy(t->last.b + m->clear_len, out, (size_t)r);
 		t->last.len = m->clear_len + (size_t)r;
+		t->last_id = m->rpc_id;
 	}
 	return r;
 }
@@ -692,23 +729,25 @@ static void aead_pipelined(bool udp)
 	int last_m = 1 + (total - 1) % 3;
 	ck_assert_int_eq(last_m, 1);
 	ck_assert_uint_eq(rec.len, body.len + ADN_AEAD_REQ_OVERHEAD);
-	int st = raw_call(port, (uint16_t)last_m, &rec, 77);
+	/* with the rpc_id it was sent with (another one does not verify) */
+	ck_assert_int_eq(raw_call(port, (uint16_t)last_m, &rec, tap.last_id + 1), ADN_DATA_LOSS);
+	int st = raw_call(port, (uint16_t)last_m, &rec, tap.last_id);
 	/* UNAUTHENTICATED once the server answers with the element's status
 	 * (adn_udf_set.status); the library answered DATA_LOSS for every
 	 * refusal before that */
 	ck_assert_msg(st == ADN_UNAUTHENTICATED, "replay answered %d", st);
 	/* tampered with: the method, a network field, the sequence number */
 	struct msg bad = rec;
-	ck_assert_int_eq(raw_call(port, (uint16_t)(last_m == 1 ? 2 : 1), &bad, 78), ADN_DATA_LOSS);
+	ck_assert_int_eq(raw_call(port, (uint16_t)(last_m == 1 ? 2 : 1), &bad, tap.last_id), ADN_DATA_LOSS);
 	bad.b[0] ^= 1;
-	ck_assert_int_eq(raw_call(port, (uint16_t)last_m, &bad, 79), ADN_DATA_LOSS);
+	ck_assert_int_eq(raw_call(port, (uint16_t)last_m, &bad, tap.last_id), ADN_DATA_LOSS);
 	bad = rec;
 	bad.b[KEEP + 8] ^= 1;
-	ck_assert_int_eq(raw_call(port, (uint16_t)last_m, &bad, 80), ADN_DATA_LOSS);
+	ck_assert_int_eq(raw_call(port, (uint16_t)last_m, &bad, tap.last_id), ADN_DATA_LOSS);
 	ck_assert_int_eq(handled, total); /* none of them ran the handler */
 	adn_client_close(c);
 	srv_stop(&t);
-	ck_assert_uint_eq(t.st.udf_errors, 4);
+	ck_assert_uint_eq(t.st.udf_errors, 5); /* the five refused above */
 }
 
 START_TEST(test_aead_pipelined_tcp) { aead_pipelined(false); }
@@ -729,6 +768,7 @@ int main(void)
 	tcase_add_test(tc, test_missing_implementation);
 	tcase_add_test(tc, test_aead_tamper_request);
 	tcase_add_test(tc, test_aead_tamper_response);
+	tcase_add_test(tc, test_aead_rpc_id_bound);
 	tcase_add_test(tc, test_aead_window);
 	tcase_add_test(tc, test_aead_time);
 	tcase_add_test(tc, test_aead_mutable_fields);
