@@ -63,6 +63,7 @@ struct adn_stats {
 	__u64 bad_layout;    /* requests of another layout hash, answered FAILED_PRECONDITION */
 	__u64 routed;        /* requests sent to a replica by ROUTE TO REPLICA */
 	__u64 route_miss;    /* requests whose replica had no connection (UNAVAILABLE) or address family */
+	__u64 answered;      /* requests an element answered itself (INSERT INTO reply, TC) */
 };
 
 /* What the chain decided for one request besides pass or drop. The runtime

@@ -122,6 +122,7 @@ expect_eq "k2: one get reached the server" 1 "$(handled get k2)"
 expect_eq "k2: answers by the network" "0 1 1" "$(sed -n 's/.* net=\([01]\) .*/\1/p' <<<"$out" | xargs)"
 rows=$("$ADNCTL" table "$CHAIN" cache.entries list --json) || fail "adnctl table list"
 expect_eq "the table holds k1 and k2" 2 "$(jq length <<<"$rows")"
+expect_eq "stats: answered, the 5 repeated gets of k1 and 2 of k2" 7 "$(chain_stat "$CHAIN" answered)"
 
 # 2. TTL 2 s: stale within it, the server's new value after it. A check
 # that depends on a call coming within the TTL is skipped (with a note)
