@@ -110,6 +110,14 @@ $(BUILD)/selftests/test_rpc_udf: UNIT_LIBS := -lcrypto
 TEST_TOOLS := $(patsubst selftests/tools/%.c,$(BIN)/%,$(wildcard selftests/tools/*.c))
 $(BIN)/%: selftests/tools/%.c $(wildcard headers/*.h) $(wildcard selftests/tools/*.h)
 	@mkdir -p $(dir $@); $(CC) $(CFLAGS) $< -o $@
+# selftests/progs/kv_app.adn (the kv chain with acl IN APP): adnc writes its
+# kv.bpf.o and kv_rpc.h into build/kv_app/; kv_app_client opens the chain's
+# in-app side from that header and links the RPC library (test_place_app).
+$(BUILD)/kv_app/kv.bpf.o: selftests/progs/kv_app.adn $(BIN)/adnc $(BPF_HDRS)
+	$(BIN)/adnc $< -o $(BUILD)/kv_app/
+$(BUILD)/kv_app/kv_rpc.h: $(BUILD)/kv_app/kv.bpf.o ;
+$(BIN)/kv_app_client: selftests/tools/kv_app_client.c $(BUILD)/kv_app/kv_rpc.h $(LIBRPC)
+	@mkdir -p $(dir $@); $(CC) $(CFLAGS) -I$(BUILD)/kv_app $< $(LIBRPC) -lm -o $@
 
 check-unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; ADN_ROOT=$(CURDIR) $$t; done
