@@ -147,7 +147,6 @@ adn_dgram_decide(struct adn_dgram *d, __u32 payload_len, int request, int have_p
 			f->hdr.status = ADN_OK;
 			f->hdr.flags |= ADN_F_NET_REPLY;
 			adn_dgram_chain_response(xdp, f, d->v.at);
-			ADN_COUNT(answered);
 			return ADN_DG_ANSWER;
 		}
 		/* XDP does not build replies (placement keeps such elements

@@ -349,8 +349,13 @@ int adn_tc(struct __sk_buff *skb)
 		return adn_tc_route(skb, &p, &d) ? TC_ACT_SHOT : TC_ACT_OK;
 	case ADN_DG_REPLY:
 		return adn_tc_reply(skb, &p, &d);
-	case ADN_DG_ANSWER:
-		return adn_tc_answer(skb, &p, &d);
+	case ADN_DG_ANSWER: {
+		int act = adn_tc_answer(skb, &p, &d);
+
+		if (act != TC_ACT_SHOT)
+			ADN_COUNT(answered); /* the reply is on its way */
+		return act;
+	}
 	default:
 		break;
 	}

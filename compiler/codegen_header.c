@@ -162,7 +162,7 @@ static unsigned app_dirs(const struct ir_element *e, const struct method_decl *m
  * escaped (octal, always three digits). */
 static void emit_c_string(struct strbuf *o, const char *s, size_t len)
 {
-	sb_puts(o, "\t\t\"");
+	sb_puts(o, "\"");
 	for (size_t i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)s[i];
 		if (ch == '\n') {
@@ -195,18 +195,19 @@ static void emit_app_sql(struct strbuf *o, const struct ir_chain *ir, size_t n_s
 				sb_printf(o, " \"%s\",", ir->elems[i].decl->name);
 		sb_puts(o, " };\n");
 	}
-	sb_printf(o, "\t/* %s, compiled again in the client to run its SQL elements at app */\n"
-		     "\tstatic const char source[] =\n", ir->prog->basename);
+	sb_puts(o, "\t/* the chain's source (source_file below), compiled again in the\n"
+		   "\t * client to run its SQL elements at app */\n"
+		   "\tstatic const char source[] =\n");
+	sb_puts(o, "\t\t");
 	emit_c_string(o, ir->src ? ir->src : "", ir->src ? ir->src_len : 0);
 	sb_puts(o, ";\n");
 	sb_printf(o, "\tstatic const struct adn_app_chain chain = {\n"
 		     "\t\t.chain = \"%s\", .layout_hash = 0x%08xu, .req_keep = %d,\n"
 		     "\t\t.n_methods = %zu, .n_elems = %zu, .elems = %s,\n", ir->chain->name, ir->layout_hash,
 		  ir->net_size, ir->svc->n_methods, n, n ? "elems" : "NULL");
-	sb_printf(o, "\t\t.n_sql = %zu, .source = source, .source_file = \"", n_sql);
-	for (const char *p = ir->prog->basename; *p; p++)
-		sb_printf(o, *p == '"' || *p == '\\' ? "\\%c" : "%c", *p);
-	sb_printf(o, "\",\n\t\t.forced_app = %s, .n_forced_app = %zu, .opt_level = %d,\n\t};\n\n\treturn &chain;\n}\n\n",
+	sb_printf(o, "\t\t.n_sql = %zu, .source = source, .source_file = ", n_sql);
+	emit_c_string(o, ir->prog->basename, strlen(ir->prog->basename));
+	sb_printf(o, ",\n\t\t.forced_app = %s, .n_forced_app = %zu, .opt_level = %d,\n\t};\n\n\treturn &chain;\n}\n\n",
 		  n_forced ? "forced_app" : "NULL", n_forced, ir->opt_level);
 }
 

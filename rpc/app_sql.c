@@ -121,12 +121,23 @@ static void env_log(void *ctx, const struct ir_map *m, const void *rec, size_t s
 			adn_real_format(load_uint(p, 8), buf, sizeof(buf));
 			fputs(buf, a->log);
 			break;
-		case TY_KIND:
-			lower(a->log, load_uint(p, sz) == ADN_KIND_RESPONSE ? "RESPONSE" : "REQUEST");
+		case TY_KIND: {
+			/* as adnctl prints enums: the name, or the number */
+			uint64_t k = load_uint(p, sz);
+			if (k == ADN_KIND_REQUEST || k == ADN_KIND_RESPONSE)
+				lower(a->log, k == ADN_KIND_RESPONSE ? "RESPONSE" : "REQUEST");
+			else
+				fprintf(a->log, "%llu", (unsigned long long)k);
 			break;
-		case TY_STATUS:
-			lower(a->log, adn_status_name((int)load_uint(p, sz)));
+		}
+		case TY_STATUS: {
+			uint64_t st = load_uint(p, sz);
+			if (st <= ADN_STATUS_MAX)
+				lower(a->log, adn_status_name((int)st));
+			else
+				fprintf(a->log, "%llu", (unsigned long long)st);
 			break;
+		}
 		case TY_METHOD: {
 			uint64_t id = load_uint(p, sz);
 			const char *name = NULL;
@@ -348,4 +359,9 @@ void adn_cl_app_sql_complete(struct adn_client *c)
 		for (size_t i = 0; i < n; i++)
 			batch[i].fn(batch[i].user, batch[i].rpc_id, status[i], ADN_RPC_F_LOCAL, NULL, 0);
 	}
+}
+
+bool adn_app_sql_pending(const struct adn_app_sql *a)
+{
+	return a->n_local != 0;
 }

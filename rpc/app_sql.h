@@ -43,5 +43,7 @@ long adn_cl_app_sql_call(struct adn_client *c, uint16_t method, const void **bod
 			 adn_reply_fn fn, void *user);
 /* Runs the callbacks of calls completed locally (from the poll loops). */
 void adn_cl_app_sql_complete(struct adn_client *c);
+/* Calls dropped in the app whose callbacks have not run yet. */
+bool adn_app_sql_pending(const struct adn_app_sql *a);
 
 #endif /* ADN_APP_SQL_H */

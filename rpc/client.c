@@ -179,7 +179,13 @@ long adn_client_call(struct adn_client *c, uint16_t method, const void *body,
 	if (!fn || (len && !body))
 		return -EINVAL;
 	size_t app_len = len;
-	if (c->app) { /* SQL elements IN APP: first, on the network fields */
+	if (c->app) {
+		/* the transports' own checks come later: the app's elements
+		 * must not see (or answer) a call that could never be sent */
+		if (len > ADN_FRAME_MAX - ADN_HDR_LEN)
+			return -EMSGSIZE;
+		if (!c->udp && !c->live)
+			return -ENOTCONN; /* SQL elements IN APP: first, on the network fields */
 		long id = adn_cl_app_sql_call(c, method, &body, len, fn, user);
 		if (id)
 			return id;
@@ -382,7 +388,7 @@ static void break_conn(struct adn_client *c, unsigned ci, const char *fmt, const
 	if (!cn->alive)
 		return;
 	/* the first break is kept: later ones are often its consequence */
-	size_t used = c->st.conns_broken ? strlen(c->err) : 0;
+	size_t used = c->st.conns_broken && !strncmp(c->err, "connection ", 11) ? strlen(c->err) : 0;
 	if (used && used + 3 < sizeof(c->err)) {
 		snprintf(c->err + used, sizeof(c->err) - used, "; ");
 		used += 2;
@@ -423,20 +429,23 @@ static void flush_conn(struct adn_client *c, unsigned ci)
 		return;
 	c->st.sends++;
 	int rc = adn_buf_send(cn->fd, &cn->out);
-	if (rc < 0 && c->replicas && adn_cl_conn_sound(cn->fd)) {
+	if (rc == -EPIPE && c->replicas && adn_cl_conn_sound(cn->fd)) {
 		/* The error is another replica's: the chain redirected a
 		 * request to a connection that broke after the redirect was
 		 * decided (tcp_bpf_sendmsg returns the target's EPIPE; the
 		 * bytes from that request on were not taken). This connection
 		 * is sound: send them again, once the broken one has left the
 		 * SOCKHASH the chain answers them UNAVAILABLE. Bounded by the
-		 * grace period. */
+		 * grace period; tried again at the next poll a millisecond on
+		 * (the socket is writable: EPOLLOUT would spin). */
 		uint64_t now = adn_now_ns();
 		if (!cn->redirect_failed_ns)
 			cn->redirect_failed_ns = now;
 		if (now - cn->redirect_failed_ns < c->grace_ns) {
+			uint64_t again = now + 1000000;
 			c->st.redirect_retries++;
-			set_want_out(c, ci, true);
+			if (!c->next_expiry_ns || again < c->next_expiry_ns)
+				c->next_expiry_ns = again;
 			return;
 		}
 	}
@@ -606,6 +615,8 @@ int adn_client_poll(struct adn_client *c, int timeout_ms)
 
 	if (c->next_expiry_ns)
 		timeout_ms = adn_cl_wait_ms(c->next_expiry_ns, timeout_ms);
+	if (c->app && adn_app_sql_pending(c->app))
+		timeout_ms = 0; /* local completions issued by callbacks: next poll */
 	int n = epoll_wait(c->epfd, evs, 64, timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? c->completed_now : -errno;

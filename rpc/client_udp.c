@@ -428,6 +428,8 @@ int adn_udp_poll(struct adn_client *c, int timeout_ms)
 		wake = u->next_resend_ns;
 	if (wake)
 		timeout_ms = adn_cl_wait_ms(wake, timeout_ms);
+	if (c->app && adn_app_sql_pending(c->app))
+		timeout_ms = 0; /* local completions issued by callbacks: next poll */
 	int n = epoll_wait(c->epfd, evs, 4, timeout_ms);
 	if (n < 0 && errno != EINTR)
 		return -errno;

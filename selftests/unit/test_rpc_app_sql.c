@@ -86,6 +86,7 @@ static int kv_handler(void *user, uint16_t method, const void *req, size_t len, 
 struct outcome {
 	int n, status;
 	uint16_t flags;
+	uint32_t id; /* what adn_client_call returned */
 };
 
 static void on_reply(void *user, uint32_t id, int status, uint16_t flags, const void *b, size_t l)
@@ -107,6 +108,7 @@ static struct outcome get(struct adn_client *c, const char *user)
 	memcpy(body + 16, "k1", 2);
 	long id = adn_client_call(c, 1, body, sizeof(body), on_reply, &o);
 	ck_assert_int_gt(id, 0);
+	o.id = (uint32_t)id;
 	ck_assert_int_eq(o.n, 0); /* never inside adn_client_call */
 	drain(c, 5);
 	ck_assert_int_eq(o.n, 1);
@@ -201,8 +203,10 @@ START_TEST(test_logging_in_app)
 	adn_client_app_log(c, log);
 	struct outcome o = get(c, "alice");
 	ck_assert_int_eq(o.status, ADN_OK);
+	uint32_t alice_id = o.id;
 	o = get(c, "mallory");
 	ck_assert_int_eq(o.status, ADN_PERMISSION_DENIED);
+	uint32_t mallory_id = o.id;
 	adn_client_close(c);
 	stop_server(&srv);
 	fclose(log);
@@ -214,8 +218,14 @@ START_TEST(test_logging_in_app)
 		      "%s", text);
 	ck_assert_msg(strstr(text, "\"kind\":\"response\",\"status\":\"ok\",\"user\":\"\",\"key\":\"\"}"), "%s", text);
 	ck_assert_msg(strstr(text, "\"kind\":\"response\",\"status\":\"permission_denied\""), "%s", text);
-	/* the request's rpc_id is the one the call got */
-	ck_assert_msg(strstr(text, "\"rpc_id\":1,"), "%s", text);
+	/* each record's rpc_id is the one its call got: two records (request,
+	 * response) per call */
+	char want[32];
+	snprintf(want, sizeof(want), "\"rpc_id\":%u,", alice_id);
+	ck_assert_msg(count_lines(text, want) == 2, "alice's call %u: %s", alice_id, text);
+	snprintf(want, sizeof(want), "\"rpc_id\":%u,", mallory_id);
+	ck_assert_msg(count_lines(text, want) == 2, "mallory's call %u: %s", mallory_id, text);
+	ck_assert_uint_ne(alice_id, mallory_id);
 	free(text);
 	adnc_unit_free(d.u);
 }

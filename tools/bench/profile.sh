@@ -34,7 +34,9 @@ BENCH_OUT=$work/out BENCH_PERF=$work/perf BENCH_PERF_FREQ=$freq BENCH_SETUPS="ra
 
 # The benchmark's own processes, and the kernel threads that do socket
 # work for them (softirq, psock backlog workers); everything else on the
-# machine (idle, other sessions) is left out.
+# machine (idle, other sessions) is left out. Kernel threads cannot be told
+# apart by whom they serve: every kworker and ksoftirqd counts, so run this
+# on a quiet machine.
 procs='^(kv-client|kv-server|adnctl|ksoftirqd/[0-9]+|kworker/.*)$'
 csv=$out/profile.csv symcsv=$out/profile_symbols.csv
 echo "workload,setup,kind,samples,us_per_rpc" >"$csv"
@@ -43,9 +45,10 @@ for wl in $workloads; do
 	for s in raw adn ref; do
 		base=$work/perf/$s-$wl-r1
 		[ -f "$base.data" ] || die "no profile of $s/$wl"
-		rpcs=$(jq -r '(.rps * .seconds) | round' "$base.json")
+		rpcs=$(jq -r '((.rps // 0) * (.seconds // 0)) | round' "$base.json")
+		[ "$rpcs" -gt 0 ] || die "the $s/$wl run completed no RPC: $(cat "$base.json")"
 		perf script -i "$base.data" -F comm,ip,sym,dso 2>/dev/null >"$work/samples.txt"
-		[ -z "${PROFILE_KEEP:-}" ] || cp "$work/samples.txt" "$PROFILE_KEEP/samples-$s-$wl.txt"
+		[ -z "${PROFILE_KEEP:-}" ] || { mkdir -p "$PROFILE_KEEP" && cp "$work/samples.txt" "$PROFILE_KEEP/samples-$s-$wl.txt"; }
 		awk -v procs="$procs" -f tools/bench/profile_classify.awk "$work/samples.txt" |
 			awk -v wl="$wl" -v s="$s" -v f="$freq" -v n="$rpcs" -F '\t' \
 				'{ printf "%s,%s,%s,%d,%.3f\n", wl, s, $1, $2, $2 / f * 1e6 / n }' >>"$csv"
