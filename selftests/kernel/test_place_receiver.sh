@@ -148,6 +148,12 @@ run() {
 		expect_range "sk_skb: batches" 1 $((2 * N)) "$batches"
 		note "sk_skb: $((2 * N)) frames in $batches strparser messages"
 		expect_eq "sk_skb: sender-side drops" 0 "$(chain_stat "$chain" dropped)"
+		# its state is tables like any chain's: the receiver's runtime maps
+		# (adn_rsocks, adn_strp, adn_skb_stats) are not
+		"$ADN_LOAD" snapshot "$chain" -o "$TEST_TMP/recv.snap" >"$TEST_TMP/snap.out" 2>&1 ||
+			fail "sk_skb: adn-load snapshot: $(cat "$TEST_TMP/snap.out")"
+		"$ADN_LOAD" restore "$chain" "$TEST_TMP/recv.snap" >"$TEST_TMP/snap.out" 2>&1 ||
+			fail "sk_skb: adn-load restore: $(cat "$TEST_TMP/snap.out")"
 	else
 		[ ! -e "$PIN_ROOT/$chain/prog_skb_parser" ] && [ ! -e "$PIN_ROOT/$chain/adn_rsocks" ] ||
 			fail "sk_msg: receiver programs or map attached: $(ls "$PIN_ROOT/$chain")"
