@@ -176,6 +176,10 @@ in_cgroup() {
 start_bg() {
 	local name=$1 cg=$2
 	shift 2
+	# emptied here, not only by the redirection below, which the background
+	# job may not have run yet: a second server of the same name must not
+	# be found "listening" in the first one's output
+	: >"$TEST_TMP/$name.out"
 	# sh execs the command, so $! is the command itself (kill reaches it)
 	sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg" "$@" \
 		>"$TEST_TMP/$name.out" 2>&1 &
