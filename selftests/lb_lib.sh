@@ -184,17 +184,18 @@ key_handled() {
 		"$(replica_stats "$1")"
 }
 
-# lb_adn FILE PORT [udp] : the kv service behind acl and a shard element that
-# routes each request by hash(key): the network fields of examples/kv at
-# the same offsets, so kv-client's encoding; but key, read only by the
-# router (which runs at the sender), is a sender-only field, not a header
-# field (docs/compiler.md "The IR"), so the layout hash is not kv's: pass
-# $(lb_layout DIR) to kv-client --layout.
-lb_adn() {
+# lb_build PORT [udp] : the kv service behind acl and a shard element that
+# routes each request by hash(key), compiled into $TEST_TMP/lb/ (lb.bpf.o);
+# sets LAYOUT, what kv-client must pass as --layout. The network fields are
+# examples/kv's at the same offsets, so kv-client's encoding; but key, read
+# only by the router (which runs at the sender), is a sender-only field,
+# not a header field (docs/compiler.md "The IR"), so the layout hash is not
+# kv's.
+lb_build() {
 	local transport=""
-	[ "${3:-}" = udp ] && transport=" TRANSPORT UDP"
-	cat >"$1" <<ADN
-CREATE SERVICE kv PORT $2$transport (
+	[ "${2:-}" = udp ] && transport=" TRANSPORT UDP"
+	cat >"$TEST_TMP/lb.adn" <<ADN
+CREATE SERVICE kv PORT $1$transport (
   METHOD get REQUEST (username CHAR(16), key CHAR(32))
              RESPONSE (found BOOL, value BYTES),
   METHOD put REQUEST (username CHAR(16), key CHAR(32), value BYTES)
@@ -219,10 +220,22 @@ CREATE CHAIN lb ON kv (
   shard (object = key)
 );
 ADN
+	"$ADNC" "$TEST_TMP/lb.adn" -o "$TEST_TMP/lb/" >"$TEST_TMP/adnc.out" 2>&1 ||
+		fail "adnc: $(cat "$TEST_TMP/adnc.out")"
+	# the low 16 bits of the layout hash: what frames carry
+	LAYOUT=$(($(jq -r .layout_hash "$TEST_TMP/lb/lb.json") & 0xffff))
 }
 
-# lb_layout DIR : the low 16 bits of the layout hash of DIR/lb.json (what
-# frames carry).
-lb_layout() {
-	echo $(($(jq -r .layout_hash "$1/lb.json") & 0xffff))
+# lb_first_round N_ALICE OUT_ALICE N_MALLORY OUT_MALLORY : through kv_lb (the
+# test's own kv-client over its replica set), N_ALICE mixed calls of alice
+# (key prefix a, OUT_ALICE outstanding) all OK, N_MALLORY of mallory all
+# denied by the network.
+lb_first_round() {
+	local out
+	out=$(kv_lb --user alice --count "$1" --outstanding "$2" --method mixed --key-prefix a) ||
+		fail "alice: $out"
+	expect_eq "alice ok" "$1" "$(status_count "$out" ok)"
+	out=$(kv_lb --user mallory --count "$3" --outstanding "$4" --key-prefix a) || fail "mallory: $out"
+	expect_eq "mallory denied by the network" "$3" "$(status_count "$out" permission_denied)"
+	expect_eq "mallory: network replies" "$3" "$(jq -r .net_replies <<<"$out")"
 }

@@ -20,10 +20,7 @@ lb_require python3
 
 PORT=17150
 CHAIN=adntest-lbtcp-$$
-lb_adn "$TEST_TMP/lb.adn" $PORT
-"$ADNC" "$TEST_TMP/lb.adn" -o "$TEST_TMP/lb/" >"$TEST_TMP/adnc.out" 2>&1 ||
-	fail "adnc: $(cat "$TEST_TMP/adnc.out")"
-LAYOUT=$(lb_layout "$TEST_TMP/lb") # kv-client's encoding, this chain's hash
+lb_build $PORT # $TEST_TMP/lb/lb.bpf.o, LAYOUT
 
 lb_setup 3 lbtcp "$CHAIN" "$TEST_TMP/lb/lb.bpf.o"
 start_replicas 3 $PORT "$CG_S"
@@ -52,12 +49,7 @@ REPLICAS="${IP_S[1]},${IP_S[2]},${IP_S[3]}"
 kv_lb() { lb_kv "$REPLICAS" --layout $LAYOUT "$@"; } # ARGS... : kv-client over the replica set
 
 # 1. three replicas, pipelined, mixed GET/PUT
-out=$(kv_lb --user alice --count 6000 --outstanding 64 --method mixed --key-prefix a) ||
-	fail "alice: $out"
-expect_eq "alice ok" 6000 "$(status_count "$out" ok)"
-out=$(kv_lb --user mallory --count 300 --outstanding 32 --key-prefix a) || fail "mallory: $out"
-expect_eq "mallory denied by the network" 300 "$(status_count "$out" permission_denied)"
-expect_eq "mallory: network replies" 300 "$(jq -r .net_replies <<<"$out")"
+lb_first_round 6000 64 300 32
 routed=$(chain_stat "$CHAIN" routed)
 expect_eq "routed counter" 6000 "$routed"
 expect_eq "mallory: dropped at the sender" 300 "$(chain_stat "$CHAIN" dropped)"

@@ -18,10 +18,7 @@ lb_require python3
 
 PORT=17151
 CHAIN=adntest-lbudp-$$
-lb_adn "$TEST_TMP/lb.adn" $PORT udp
-"$ADNC" "$TEST_TMP/lb.adn" -o "$TEST_TMP/lb/" >"$TEST_TMP/adnc.out" 2>&1 ||
-	fail "adnc: $(cat "$TEST_TMP/adnc.out")"
-LAYOUT=$(lb_layout "$TEST_TMP/lb") # kv-client's encoding, this chain's hash
+lb_build $PORT udp # $TEST_TMP/lb/lb.bpf.o, LAYOUT
 
 lb_setup 3 lbudp "$CHAIN" "$TEST_TMP/lb/lb.bpf.o" dev
 # the bridge's ports complete checksums in software, so the replicas verify
@@ -36,12 +33,7 @@ REPLICAS="${IP_S[1]},${IP_S[2]},${IP_S[3]}"
 kv_lb() { lb_kv "$REPLICAS" --udp --layout $LAYOUT "$@"; }
 
 # 1. three replicas
-out=$(kv_lb --user alice --count 3000 --outstanding 32 --method mixed --key-prefix a) ||
-	fail "alice: $out"
-expect_eq "alice ok" 3000 "$(status_count "$out" ok)"
-out=$(kv_lb --user mallory --count 200 --outstanding 16 --key-prefix a) || fail "mallory: $out"
-expect_eq "mallory denied by the network" 200 "$(status_count "$out" permission_denied)"
-expect_eq "mallory: network replies" 200 "$(jq -r .net_replies <<<"$out")"
+lb_first_round 3000 32 200 16
 [ "$(chain_stat "$CHAIN" routed)" -ge 3000 ] || fail "routed: $(chain_stat "$CHAIN" routed)"
 
 # 2. graceful removal under load (prefix b): replica 3 removed once 300

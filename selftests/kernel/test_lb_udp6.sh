@@ -30,10 +30,7 @@ lb_require python3
 PORT=17161
 CHAIN=adntest-lbudp6-$$
 TRIES=4 # the RPC library's default tries of a UDP call (rpc/client_udp.c)
-lb_adn "$TEST_TMP/lb.adn" $PORT udp
-"$ADNC" "$TEST_TMP/lb.adn" -o "$TEST_TMP/lb/" >"$TEST_TMP/adnc.out" 2>&1 ||
-	fail "adnc: $(cat "$TEST_TMP/adnc.out")"
-LAYOUT=$(lb_layout "$TEST_TMP/lb") # kv-client's encoding, this chain's hash
+lb_build $PORT udp # $TEST_TMP/lb/lb.bpf.o, LAYOUT
 
 lb_setup 3 lbudp6 "$CHAIN" "$TEST_TMP/lb/lb.bpf.o" dev
 netns_ipv6
@@ -50,12 +47,7 @@ REPLICAS="${IP6_S[1]},${IP6_S[2]},${IP6_S[3]}"
 kv_lb() { lb_kv "$REPLICAS" --udp --layout $LAYOUT "$@"; }
 
 # 1. three replicas
-out=$(kv_lb --user alice --count 3000 --outstanding 32 --method mixed --key-prefix a) ||
-	fail "alice: $out"
-expect_eq "alice ok" 3000 "$(status_count "$out" ok)"
-out=$(kv_lb --user mallory --count 200 --outstanding 16 --key-prefix a) || fail "mallory: $out"
-expect_eq "mallory denied by the network" 200 "$(status_count "$out" permission_denied)"
-expect_eq "mallory: network replies" 200 "$(jq -r .net_replies <<<"$out")"
+lb_first_round 3000 32 200 16
 [ "$(chain_stat "$CHAIN" routed)" -ge 3000 ] || fail "routed: $(chain_stat "$CHAIN" routed)"
 # the client computes the full checksum at send time (prefix f)
 tx_csum_off "$NS_C" "$DEV"

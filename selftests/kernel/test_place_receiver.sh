@@ -193,22 +193,25 @@ for ((i = 0; i < 40; i++)); do
 done
 expect_eq "receiver programs left after detach" "$before" "$(progs_named adn_skb_)"
 
-# Hot update is refused for a chain with elements at the receiver.
+# update_refused WHAT CHAIN PORT OLD NEW MESSAGE : CHAIN attached from
+# OLD/kv.bpf.o, `adn-load update` to NEW/kv.bpf.o refused in one line
+# saying MESSAGE, no receiver programs left by it, then detached.
+update_refused() {
+	local chain=$2 out=$TEST_TMP/$2.upd
+	KV_OBJ=$TEST_TMP/$4/kv.bpf.o attach_chain "$chain" "$3" "$CGU"
+	"$ADN_LOAD" update "$chain" "$TEST_TMP/$5/kv.bpf.o" >"$out" 2>&1 && fail "$1: update succeeded"
+	grep -q "$6" "$out" || fail "$1: unclear update refusal: $(cat "$out")"
+	expect_eq "$1: update refusal is one line" 1 "$(wc -l <"$out")"
+	[ "$4" = sk_skb ] || [ ! -e "$PIN_ROOT/$chain/prog_skb_verdict" ] ||
+		fail "$1: refused update left receiver programs"
+	"$ADN_LOAD" detach "$chain" || fail "$1: detach after refused update"
+}
+
+# Hot update is refused for a chain with elements at the receiver, and to
+# an object with them for a chain without.
 make_cgroup CGU recv-upd
-KV_OBJ=$TEST_TMP/sk_skb/kv.bpf.o attach_chain adntest-recv-upd 17092 "$CGU"
-"$ADN_LOAD" update adntest-recv-upd "$TEST_TMP/sk_skb/kv.bpf.o" >"$TEST_TMP/upd.out" 2>&1 &&
-	fail "update of a chain with receiver elements succeeded"
-grep -q "receiver's sk_skb, which hot update cannot swap" "$TEST_TMP/upd.out" ||
-	fail "unclear update refusal: $(cat "$TEST_TMP/upd.out")"
-expect_eq "update refusal is one line" 1 "$(wc -l <"$TEST_TMP/upd.out")"
-"$ADN_LOAD" detach adntest-recv-upd || fail "detach after refused update"
-# ... and so is updating a chain without them to an object with them.
-KV_OBJ=$TEST_TMP/sk_msg/kv.bpf.o attach_chain adntest-recv-upd2 17093 "$CGU"
-"$ADN_LOAD" update adntest-recv-upd2 "$TEST_TMP/sk_skb/kv.bpf.o" >"$TEST_TMP/upd2.out" 2>&1 &&
-	fail "update to an object with receiver elements succeeded"
-grep -q "runs elements at the receiver's sk_skb, whose programs update and migrate cannot swap" "$TEST_TMP/upd2.out" ||
-	fail "unclear update refusal: $(cat "$TEST_TMP/upd2.out")"
-expect_eq "update refusal is one line" 1 "$(wc -l <"$TEST_TMP/upd2.out")"
-[ ! -e "$PIN_ROOT/adntest-recv-upd2/prog_skb_verdict" ] || fail "refused update left receiver programs"
-"$ADN_LOAD" detach adntest-recv-upd2 || fail "detach after refused update"
+update_refused "receiver chain" adntest-recv-upd 17092 sk_skb sk_skb \
+	"receiver's sk_skb, which hot update cannot swap"
+update_refused "to a receiver object" adntest-recv-upd2 17093 sk_msg sk_skb \
+	"runs elements at the receiver's sk_skb, whose programs update and migrate cannot swap"
 echo ok
