@@ -24,7 +24,8 @@
  *    batch, which makes strparser stop and report the error on the socket:
  *    the stream is refused, never mis-framed (an impossible header later in
  *    the data ends the batch before it, and starts the next one).
- *  - adn_skb_verdict (sk_skb/stream_verdict): walks the frames of the batch
+ *  - adn_skb_verdict (sk_skb/stream_verdict, run as the tail call of the
+ *    attached adn_skb_dispatch, see "Hot update" below): walks the frames of the batch
  *    (bpf_loop) and runs the request side of the receiver's elements on
  *    each request frame. A dropped request becomes its reply in place
  *    (kind=response, the element's status, ADN_F_NET_REPLY |
@@ -319,6 +320,58 @@ bad:
 	st->rest = ~0u;
 	ADN_SKB_STAT(&w, malformed);
 	return SK_DROP;
+}
+
+/* Hot update (docs/kernel-notes.md, "Hot update"). A socket copies the
+ * stream parser and verdict of adn_rsocks when it joins the map, so
+ * replacing the attached verdict would leave open connections on the old
+ * code. The program attached as BPF_SK_SKB_STREAM_VERDICT is therefore
+ * this fixed dispatcher, and the verdict that runs the chain (adn_skb_verdict
+ * above) runs as its tail call from slot 0 of adn_skb_progs, as adn_msg runs
+ * from adn_progs (bpf/adn_sk_msg.h): `adn-load update` swaps the slot, and
+ * the next batch of every socket, old or new, runs the new elements. A run
+ * reads the slot once, so no batch (and no frame) sees a mix of old and new
+ * elements.
+ *
+ * The stream parser is not swapped: it only frames (it runs no element),
+ * so the parser attached with the chain stays for the chain's lifetime,
+ * whatever code later verdicts carry. Parser and verdict share the
+ * per-socket stream state (adn_strp, struct adn_strp) and adn_skb_stats:
+ * update reuses those maps, and refuses a new object whose maps differ in
+ * layout; objects built from the same runtime have the same layout.
+ *
+ * The slot is empty only while the chain is being detached: the batch then
+ * passes unprocessed, as it does once the chain is gone; the stream state
+ * still advances past it, so that the parser frames the next batch right. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} adn_skb_progs SEC(".maps");
+
+SEC("sk_skb/stream_verdict")
+int adn_skb_dispatch(struct __sk_buff *skb)
+{
+	/* Slot 0, as a value the verifier cannot know (family is AF_INET = 2
+	 * or AF_INET6 = 10: sock_ops admits no other; strparser sets skb->sk
+	 * to the psock's socket around the verdict). With a constant index the
+	 * JIT turns the call into a direct jump and `update` re-patches live
+	 * code (text_poke); a 6.12 guest under QEMU TCG oopsed on that int3
+	 * mid-patch (adn_msg_dispatch). An indexed tail call patches nothing. */
+	__u32 slot = skb->family >> 4;
+	struct adn_strp *st;
+
+	bpf_tail_call(skb, &adn_skb_progs, slot);
+	/* empty slot: pass the batch, keep the stream state (as adn_skb_verdict) */
+	st = adn_strp_of(skb, 0);
+	if (st && st->in_frame) {
+		__u32 off = st->off, mlen = st->mlen;
+
+		st->in_frame = 0;
+		st->rest = (mlen <= skb->len && off <= skb->len - mlen) ? skb->len - off - mlen : ~0u;
+	}
+	return SK_PASS;
 }
 
 /* sock_ops side (called from adn_sockops in adn_sk_msg.h). */

@@ -49,6 +49,7 @@ struct attach_state {
 	struct bpf_object *obj;
 	struct bpf_program *sockops, *msg, *dispatch;
 	struct bpf_program *skb_parser, *skb_verdict; /* elements at the receiver */
+	struct bpf_program *skb_dispatch; /* the fixed stream verdict, tail-calls skb_verdict */
 	struct bpf_map *socks, *rsocks;
 	int obj_fd; /* adn_obj: the object file, for update/migrate/snapshot */
 	bool dir_created;
@@ -230,6 +231,9 @@ static int find_programs(struct attach_state *s, const char *obj_path)
 		else if (type == BPF_PROG_TYPE_SK_SKB &&
 			 bpf_program__expected_attach_type(prog) == BPF_SK_SKB_STREAM_PARSER)
 			s->skb_parser = prog;
+		else if (type == BPF_PROG_TYPE_SK_SKB &&
+			 !strcmp(bpf_program__name(prog), "adn_skb_dispatch"))
+			s->skb_dispatch = prog;
 		else if (type == BPF_PROG_TYPE_SK_SKB)
 			s->skb_verdict = prog;
 	}
@@ -246,6 +250,10 @@ static int find_programs(struct attach_state *s, const char *obj_path)
 	if (!s->skb_parser != !s->skb_verdict) {
 		loader_error("attach", "%s: a stream %s program without a stream %s program", obj_path,
 			     s->skb_parser ? "parser" : "verdict", s->skb_parser ? "verdict" : "parser");
+		return -1;
+	}
+	if (s->skb_dispatch && !s->skb_verdict) {
+		loader_error("attach", "%s: a stream verdict dispatcher without a stream verdict", obj_path);
 		return -1;
 	}
 	if (s->skb_parser) {
@@ -437,29 +445,59 @@ static int fill_slot(struct attach_state *s, struct adn_err *err)
 	return 0;
 }
 
+/* The stream verdict attached to adn_rsocks: the fixed dispatcher, or (an
+ * object of an older runtime) the chain's verdict itself. */
+static struct bpf_program *attached_verdict(const struct attach_state *s)
+{
+	return s->skb_dispatch ? s->skb_dispatch : s->skb_verdict;
+}
+
 /* The receiver's stream parser and verdict go on adn_rsocks before sock_ops
  * can put a socket there: a socket takes the programs the map has when it
- * joins. */
+ * joins. The attached verdict is the dispatcher adn_skb_dispatch, which
+ * tail-calls the chain's verdict from slot 0 of adn_skb_progs (filled
+ * first): pinned at prog_skb_verdict (the attached one, which detach
+ * detaches) and prog_skb_chain (the one in the slot, which update swaps),
+ * as prog_msg and prog_chain on the sk_msg side. */
 static int attach_receiver(struct attach_state *s)
 {
 	char path[PATH_MAX];
+	__u32 zero = 0;
+	int fd;
 	struct {
 		struct bpf_program *prog;
 		enum bpf_attach_type type;
 		bool *done;
 		const char *pin;
 	} p[] = { { s->skb_parser, BPF_SK_SKB_STREAM_PARSER, &s->parser_attached, "prog_skb_parser" },
-		  { s->skb_verdict, BPF_SK_SKB_STREAM_VERDICT, &s->verdict_attached, "prog_skb_verdict" } };
+		  { attached_verdict(s), BPF_SK_SKB_STREAM_VERDICT, &s->verdict_attached,
+		    "prog_skb_verdict" },
+		  { s->skb_verdict, 0, NULL, "prog_skb_chain" } };
 
 	if (!s->skb_parser)
 		return 0;
-	for (size_t i = 0; i < 2; i++) {
-		if (bpf_prog_attach(bpf_program__fd(p[i].prog), bpf_map__fd(s->rsocks), p[i].type, 0)) {
-			loader_error("attach", "map adn_rsocks: attach %s: %s", bpf_program__name(p[i].prog),
-				     strerror(errno));
+	if (s->skb_dispatch) {
+		struct bpf_map *pa = bpf_object__find_map_by_name(s->obj, "adn_skb_progs");
+		if (!pa) {
+			loader_error("attach", "object has a stream verdict dispatcher but no map adn_skb_progs");
 			return -1;
 		}
-		*p[i].done = true;
+		fd = bpf_program__fd(s->skb_verdict);
+		if (bpf_map_update_elem(bpf_map__fd(pa), &zero, &fd, BPF_ANY)) {
+			loader_error("attach", "map adn_skb_progs: set slot 0: %s", strerror(errno));
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < (s->skb_dispatch ? 3u : 2u); i++) {
+		if (p[i].done) { /* prog_skb_chain is in the slot, not attached */
+			if (bpf_prog_attach(bpf_program__fd(p[i].prog), bpf_map__fd(s->rsocks),
+					    p[i].type, 0)) {
+				loader_error("attach", "map adn_rsocks: attach %s: %s",
+					     bpf_program__name(p[i].prog), strerror(errno));
+				return -1;
+			}
+			*p[i].done = true;
+		}
 		adn_chain_path(path, sizeof(path), s->chain, p[i].pin);
 		int rc = bpf_program__pin(p[i].prog, path);
 		if (rc) {
@@ -574,13 +612,19 @@ static void undo(struct attach_state *s)
 		bpf_prog_detach2(bpf_program__fd(s->dispatch ? s->dispatch : s->msg),
 				 bpf_map__fd(s->socks), BPF_SK_MSG_VERDICT);
 	if (s->verdict_attached)
-		bpf_prog_detach2(bpf_program__fd(s->skb_verdict), bpf_map__fd(s->rsocks),
+		bpf_prog_detach2(bpf_program__fd(attached_verdict(s)), bpf_map__fd(s->rsocks),
 				 BPF_SK_SKB_STREAM_VERDICT);
 	if (s->parser_attached)
 		bpf_prog_detach2(bpf_program__fd(s->skb_parser), bpf_map__fd(s->rsocks),
 				 BPF_SK_SKB_STREAM_PARSER);
 	if (s->dispatch) { /* empty the slot before the PROG_ARRAY loses its pin */
 		struct bpf_map *pa = bpf_object__find_map_by_name(s->obj, "adn_progs");
+		__u32 zero = 0;
+		if (pa && bpf_map__fd(pa) >= 0)
+			bpf_map_delete_elem(bpf_map__fd(pa), &zero);
+	}
+	if (s->skb_dispatch) {
+		struct bpf_map *pa = bpf_object__find_map_by_name(s->obj, "adn_skb_progs");
 		__u32 zero = 0;
 		if (pa && bpf_map__fd(pa) >= 0)
 			bpf_map_delete_elem(bpf_map__fd(pa), &zero);

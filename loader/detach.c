@@ -129,18 +129,24 @@ static void flush_socks(const char *chain)
 	flush_sockhash(chain, "adn_socks");
 }
 
+/* Empties slot 0 of adn_progs and, with receiver elements, of adn_skb_progs
+ * (the stream verdict dispatcher's): the dispatchers then pass what they
+ * see unprocessed until their sockets leave the maps. */
 void chain_clear_slot(const char *chain)
 {
+	static const char *const maps[] = { "adn_progs", "adn_skb_progs" };
 	char path[PATH_MAX];
 	__u32 zero = 0;
 	int fd;
 
-	adn_chain_path(path, sizeof(path), chain, "adn_progs");
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return;
-	bpf_map_delete_elem(fd, &zero);
-	close(fd);
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		adn_chain_path(path, sizeof(path), chain, maps[i]);
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		bpf_map_delete_elem(fd, &zero);
+		close(fd);
+	}
 }
 
 void held_ids_collect_pins(struct held_ids *ids, const char *chain)

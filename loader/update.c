@@ -5,7 +5,12 @@
  * adn_progs, the PROG_ARRAY its fixed dispatcher tail-calls on every
  * sendmsg (bpf/adn_sk_msg.h): one map update, so every socket, open or
  * new, runs the new code from its next sendmsg, and no run mixes old and
- * new elements. The maps the new code uses are chosen before load with
+ * new elements. A chain with elements at the receiver's sk_skb also has
+ * its chain verdict in slot 0 of adn_skb_progs, which its fixed stream
+ * verdict dispatcher tail-calls (bpf/adn_sk_skb.h): update swaps it right
+ * after adn_progs' (do_swap says why in that order); its stream parser,
+ * which only frames, stays. migrate refuses such chains. The maps the new
+ * code uses are chosen before load with
  * bpf_map__reuse_fd:
  *  - update: the chain's own maps whose layout is unchanged; a table whose
  *    layout changed gets a new map, filled by copy (converted by column
@@ -55,8 +60,11 @@ struct swap {
 	const char *chain;       /* whose slot is swapped */
 	const char *tables_from; /* chain whose tables the new code uses */
 	bool relay;              /* migrate: tables must all be reused */
+	bool receiver;           /* the chain has elements at the receiver's sk_skb */
 	struct bpf_object *obj;
 	struct bpf_program *sockops, *msg, *dispatch;
+	struct bpf_program *skb_verdict; /* receiver: the chain's stream verdict (slot 0 of
+					  * adn_skb_progs); its parser and dispatcher stay */
 	struct mapent m[MAX_MAPS];
 	int n;
 	struct adn_snap old_schema; /* tables_from's schema */
@@ -73,7 +81,11 @@ static double now_ms(void)
 static bool is_runtime(const char *rel)
 {
 	return !strcmp(rel, "adn_socks") || !strcmp(rel, "adn_cfg") || !strcmp(rel, "adn_stats") ||
-	       !strcmp(rel, "adn_progs") || !strcmp(rel, "adn_sk_state");
+	       !strcmp(rel, "adn_progs") || !strcmp(rel, "adn_sk_state") ||
+	       /* the receiver's: its sockets, the stream state the attached
+		* parser shares with the verdict, the slot, its counters */
+	       !strcmp(rel, "adn_rsocks") || !strcmp(rel, "adn_strp") ||
+	       !strcmp(rel, "adn_skb_progs") || !strcmp(rel, "adn_skb_stats");
 }
 
 static void map_rel(const char *name, char *rel, size_t len, char *label, size_t llen)
@@ -186,17 +198,41 @@ static int plan_maps(struct swap *w, struct adn_err *err)
 	return 0;
 }
 
+/* A chain with receiver elements can be swapped only if it was attached
+ * with the stream verdict dispatcher (prog_skb_chain in slot 0 of
+ * adn_skb_progs): its sockets copied the stream parser and verdict when
+ * they joined adn_rsocks (docs/loader.md, "update"). */
+static int receiver_swappable(const char *chain, const char *what, struct adn_err *err)
+{
+	char path[PATH_MAX];
+
+	adn_chain_path(path, sizeof(path), chain, "prog_skb_chain");
+	if (!access(path, F_OK))
+		return 0;
+	return adn_err_set(err, EOPNOTSUPP, "chain %s runs elements at the receiver's sk_skb without a "
+			   "stream verdict dispatcher (attached by an older adn-load), which %s "
+			   "cannot swap; detach it and attach it again", chain, what);
+}
+
 static int find_programs(struct swap *w, const char *what, struct adn_err *err)
 {
-	struct bpf_program *prog;
+	struct bpf_program *prog, *skb_parser = NULL, *skb_dispatch = NULL;
 
 	bpf_object__for_each_program(prog, w->obj) {
 		enum bpf_prog_type type = bpf_program__type(prog);
-		if (type == BPF_PROG_TYPE_SK_SKB)
-			return adn_err_set(err, EOPNOTSUPP, "%s runs elements at the receiver's sk_skb, "
-					   "whose programs update and migrate cannot swap (docs/loader.md): "
-					   "detach the chain and attach the new object", what);
-		if (type == BPF_PROG_TYPE_SOCK_OPS && !w->sockops)
+		if (type == BPF_PROG_TYPE_SK_SKB && !w->receiver)
+			return adn_err_set(err, EOPNOTSUPP, "%s runs elements at the receiver's sk_skb and "
+					   "chain %s does not: update cannot add a receiver (docs/loader.md); "
+					   "detach the chain and attach the new object", what, w->chain);
+		if (type == BPF_PROG_TYPE_SK_SKB &&
+		    bpf_program__expected_attach_type(prog) == BPF_SK_SKB_STREAM_PARSER)
+			skb_parser = prog;
+		else if (type == BPF_PROG_TYPE_SK_SKB &&
+			 !strcmp(bpf_program__name(prog), "adn_skb_dispatch"))
+			skb_dispatch = prog;
+		else if (type == BPF_PROG_TYPE_SK_SKB && !w->skb_verdict)
+			w->skb_verdict = prog;
+		else if (type == BPF_PROG_TYPE_SOCK_OPS && !w->sockops)
 			w->sockops = prog;
 		else if (type == BPF_PROG_TYPE_SK_MSG &&
 			 !strcmp(bpf_program__name(prog), "adn_msg_dispatch"))
@@ -208,8 +244,20 @@ static int find_programs(struct swap *w, const char *what, struct adn_err *err)
 		return adn_err_set(err, EINVAL, "%s: no %s program (built with a runtime older than "
 				   "hot update?)", what, !w->sockops ? "sockops" : !w->msg ? "sk_msg" :
 				   "adn_msg_dispatch");
-	/* the running chain's dispatcher stays; this one is never loaded */
+	if (w->receiver && (!skb_parser || !skb_dispatch || !w->skb_verdict))
+		return adn_err_set(err, EOPNOTSUPP, "chain %s runs elements at the receiver's sk_skb and "
+				   "%s %s (docs/loader.md); detach the chain and attach the new object",
+				   w->chain, what, !skb_parser ? "does not" :
+				   "has no stream verdict dispatcher adn_skb_dispatch (built with a runtime "
+				   "older than receiver hot update?)");
+	/* the running chain's dispatchers stay; these are never loaded */
 	bpf_program__set_autoload(w->dispatch, false);
+	if (w->receiver) {
+		/* the attached stream parser stays too: it only frames, and
+		 * shares adn_strp (reused) with the new verdict */
+		bpf_program__set_autoload(skb_parser, false);
+		bpf_program__set_autoload(skb_dispatch, false);
+	}
 	return 0;
 }
 
@@ -266,17 +314,30 @@ static int do_swap(struct swap *w, bool update_sockops, struct adn_err *err)
 		if (rc)
 			return rc;
 	}
-	/* 2. the swap: one update of slot 0 */
-	adn_chain_path(path, sizeof(path), w->chain, "adn_progs");
-	slot_fd = bpf_obj_get(path);
-	if (slot_fd < 0)
-		return adn_err_set(err, errno, "chain %s: %s: %s (attached without a dispatcher? "
-				   "detach and attach it again)", w->chain, path, strerror(errno));
-	rc = bpf_map_update_elem(slot_fd, &zero, &msg_fd, BPF_ANY) ? -errno : 0;
-	close(slot_fd);
-	if (rc)
-		return adn_err_set(err, -rc, "chain %s: adn_progs: swap slot 0: %s", w->chain,
-				   strerror(-rc));
+	/* 2. the swap: one update of slot 0 of adn_progs, then (receiver
+	 * elements) one of slot 0 of adn_skb_progs. sk_msg first: every
+	 * element's response half runs in the server's sk_msg (adn_progs), so
+	 * a request that ran the new receiver code has its response run by new
+	 * code too; the reverse order would let a request run a new element
+	 * and its response the old one (docs/loader.md, "update"). */
+	struct {
+		const char *map;
+		int fd;
+	} slots[] = { { "adn_progs", msg_fd },
+		      { "adn_skb_progs", w->skb_verdict ? bpf_program__fd(w->skb_verdict) : -1 } };
+	for (size_t i = 0; i < (w->skb_verdict ? 2u : 1u); i++) {
+		adn_chain_path(path, sizeof(path), w->chain, slots[i].map);
+		slot_fd = bpf_obj_get(path);
+		if (slot_fd < 0)
+			return adn_err_set(err, errno, "chain %s: %s: %s (attached without a dispatcher? "
+					   "detach and attach it again)", w->chain, path, strerror(errno));
+		rc = bpf_map_update_elem(slot_fd, &zero, &slots[i].fd, BPF_ANY) ? -errno : 0;
+		close(slot_fd);
+		if (rc)
+			return adn_err_set(err, -rc, "chain %s: %s: swap slot 0: %s%s", w->chain,
+					   slots[i].map, strerror(-rc),
+					   i ? " (the sk_msg side already runs the new code)" : "");
+	}
 	/* 3. sock_ops: bpf_link_update on every cgroup link (atomic per cgroup) */
 	if (update_sockops) {
 		int sfd = bpf_program__fd(w->sockops);
@@ -364,7 +425,9 @@ static void update_usage(FILE *out)
 		"table's merge policy. The swap is one write of slot 0 of the chain's\n"
 		"adn_progs (the dispatcher's tail call): every connection, open or new,\n"
 		"runs the new code from its next sendmsg; no frame sees old and new\n"
-		"elements mixed. sock_ops links are switched with bpf_link_update.\n"
+		"elements mixed. With elements at the receiver's sk_skb, slot 0 of\n"
+		"adn_skb_progs (the stream verdict dispatcher's) is swapped right after.\n"
+		"sock_ops links are switched with bpf_link_update.\n"
 		"\n"
 		"Options:\n"
 		"  -j, --json     print a JSON summary\n"
@@ -415,13 +478,16 @@ int cmd_update(int argc, char **argv)
 		loader_error("update", "chain %s is not attached (no %s/%s)", chain, ADN_PIN_ROOT, chain);
 		return EXIT_RUNTIME;
 	}
-	if (chain_has_receiver(chain)) {
+	w.receiver = chain_has_receiver(chain);
+	if (w.receiver) {
 		/* Its sockets copied the stream parser and verdict when they
-		 * joined adn_rsocks; no tail call stands between them and the
-		 * chain (docs/loader.md, "update"). */
-		loader_error("update", "chain %s runs elements at the receiver's sk_skb, which hot update "
-				       "cannot swap; detach it and attach the new object", chain);
-		return EXIT_RUNTIME;
+		 * joined adn_rsocks: only a chain attached with the verdict
+		 * dispatcher (prog_skb_chain in slot 0 of adn_skb_progs) can
+		 * be swapped (docs/loader.md, "update"). */
+		if (receiver_swappable(chain, "hot update", &err)) {
+			loader_error("update", "%s", err.msg);
+			return EXIT_RUNTIME;
+		}
 	}
 	if (loader_read_file(obj, &elf, &len, &err)) {
 		loader_error("update", "%s", err.msg);
@@ -457,6 +523,8 @@ int cmd_update(int argc, char **argv)
 	/* pins: new programs, new/converted tables, the object */
 	if (!rc)
 		rc = repin(chain, "prog_chain", bpf_program__fd(w.msg), &err);
+	if (!rc && w.skb_verdict)
+		rc = repin(chain, "prog_skb_chain", bpf_program__fd(w.skb_verdict), &err);
 	if (!rc)
 		rc = repin(chain, "prog_sockops", bpf_program__fd(w.sockops), &err);
 	for (int i = 0; !rc && i < w.n; i++)
@@ -579,7 +647,11 @@ int cmd_migrate(int argc, char **argv)
 	double t0 = now_ms();
 	w.chain = chain;
 	w.tables_from = to;
-	rc = adn_snap_schema(&w.old_schema, to, &err);
+	/* a receiver chain relays through both slots, as update swaps them */
+	w.receiver = chain_has_receiver(chain);
+	rc = w.receiver ? receiver_swappable(chain, "migrate", &err) : 0;
+	if (!rc)
+		rc = adn_snap_schema(&w.old_schema, to, &err);
 	if (!rc)
 		rc = open_obj(&w, elf, len, chain, &err);
 	if (!rc) {
@@ -606,6 +678,8 @@ int cmd_migrate(int argc, char **argv)
 		rc = adn_snap_apply_delta(&s0, &s1, to, &err);
 	if (!rc)
 		rc = repin(chain, "prog_chain", bpf_program__fd(w.msg), &err);
+	if (!rc && w.skb_verdict)
+		rc = repin(chain, "prog_skb_chain", bpf_program__fd(w.skb_verdict), &err);
 	double t3 = now_ms();
 	if (rc) {
 		loader_error("migrate", "%s -> %s: %s", chain, to, err.msg);

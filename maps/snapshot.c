@@ -341,7 +341,8 @@ static bool runtime_pin(const char *rel)
 	static const char *skip[] = { "adn_socks", "adn_cfg", "adn_stats", "adn_progs",
 				      "adn_obj", "adn_sk_state",
 				      /* the receiver's (bpf/adn_sk_skb.h) */
-				      "adn_rsocks", "adn_strp", "adn_skb_stats", NULL };
+				      "adn_rsocks", "adn_strp", "adn_skb_progs", "adn_skb_stats",
+				      NULL };
 	if (!strncmp(rel, "prog_", 5) || !strncmp(rel, "link_", 5) || strstr(rel, "__swap"))
 		return true;
 	for (int i = 0; skip[i]; i++)
