@@ -374,8 +374,12 @@ static void emit_tables(struct cg *g)
 		emit_struct(g, key, t, true, false);
 		emit_struct(g, val, t, false, false);
 		/* The kernel wants a plain 4-byte integer as the BTF key of an
-		 * ARRAY: the key struct (one UINT32) has the same layout. */
+		 * ARRAY: the key struct (one UINT32) has the same layout, and
+		 * ADN_BTF_KEEP keeps it in BTF, where adnctl and the snapshot
+		 * find the key column's name (maps/row.c, named_struct). */
 		bool array = m->kind == MAP_ARRAY || m->kind == MAP_PERCPU_ARRAY;
+		if (array)
+			sb_printf(g->out, "ADN_BTF_KEEP(struct %s, %s);\n", key, key);
 		sb_printf(g->out, "struct {\n\t__uint(type, %s);\n\t__uint(max_entries, %" PRIu64 ");\n",
 			  kind_map_type(m->kind), m->max_entries);
 		if (array)

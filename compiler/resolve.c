@@ -831,6 +831,16 @@ static void resolve_rows(struct resolver *r, struct element_decl *el, struct row
 			if (ins->col_of[i] && ins->col_of[k] == ins->col_of[i])
 				diag_error(r->d, ins->cols[i].loc, "column '%s' is listed twice", ins->cols[i].name);
 	}
+	/* a column left out is zero, but a row needs its key (the loader
+	 * refuses a row= line without one: maps/row.c adn_row_parse) */
+	for (size_t c = 0; ins->has_cols && c < t->n_cols; c++) {
+		size_t i = 0;
+		while (i < n && ins->col_of[i] != &t->cols[c])
+			i++;
+		if (t->cols[c].primary_key && i == n)
+			diag_error(r->d, ins->table.loc, "initial rows of table '%s' need its key column '%s'",
+				   t->name, t->cols[c].name);
+	}
 	ins->tab = t;
 	struct scope s = { .el = el };
 	for (size_t ri = 0; ri < ins->n_rows; ri++) {
