@@ -268,7 +268,7 @@ static int find_programs(struct attach_state *s, const char *obj_path)
 
 /* Writes value[0] of ARRAY map `name` from `col=value` assignments. Per-CPU
  * values get the same bytes on every CPU. */
-static int write_row(struct attach_state *s, struct bpf_map *map, const char *label,
+static int write_row(struct bpf_map *map, const char *label,
 		     const struct adn_row_type *rt, const struct adn_assigns *as, bool dotted,
 		     struct adn_err *err)
 {
@@ -280,7 +280,6 @@ static int write_row(struct attach_state *s, struct bpf_map *map, const char *la
 	void *val = calloc((size_t)ncpus, stride);
 	int rc;
 
-	(void)s;
 	if (!key || !val) {
 		rc = adn_err_set(err, ENOMEM, "out of memory");
 		goto out;
@@ -301,10 +300,10 @@ out:
 	return rc;
 }
 
-static int row_type_of(struct attach_state *s, struct bpf_map *map, const char *label,
+static int row_type_of(struct bpf_object *obj, struct bpf_map *map, const char *label,
 		       struct adn_row_type *rt, struct adn_err *err)
 {
-	const struct btf *btf = bpf_object__btf(s->obj);
+	const struct btf *btf = bpf_object__btf(obj);
 
 	if (!btf)
 		return adn_err_set(err, ENOENT, "object has no BTF (build it with -g)");
@@ -326,12 +325,12 @@ static int write_config(struct attach_state *s, const struct adn_meta *meta, lon
 	if (!cfg)
 		return adn_err_set(err, ENOENT, "object has no map adn_cfg");
 	snprintf(line, sizeof(line), "port=%ld", port >= 0 ? port : (long)meta->port);
-	rc = row_type_of(s, cfg, "adn_cfg", &rt, err);
+	rc = row_type_of(s->obj, cfg, "adn_cfg", &rt, err);
 	if (!rc)
 		rc = adn_assigns_from_line(&as, line, err);
 	if (rc)
 		return rc;
-	rc = write_row(s, cfg, "adn_cfg", &rt, &as, true, err);
+	rc = write_row(cfg, "adn_cfg", &rt, &as, true, err);
 	adn_assigns_free(&as);
 	return rc;
 }
@@ -348,7 +347,7 @@ static int write_params(struct attach_state *s, const struct adn_meta *meta,
 		return 0;
 	if (!map)
 		return adn_err_set(err, ENOENT, "object has parameters but no map adn_params");
-	rc = row_type_of(s, map, "adn_params", &rt, err);
+	rc = row_type_of(s->obj, map, "adn_params", &rt, err);
 	if (rc)
 		return rc;
 	adn_cols_dot_names(&rt.val);
@@ -368,13 +367,18 @@ static int write_params(struct attach_state *s, const struct adn_meta *meta,
 		as.n += one.n;
 		free(one.a);
 	}
-	rc = write_row(s, map, NULL, &rt, &as, true, err);
+	rc = write_row(map, NULL, &rt, &as, true, err);
 out:
 	adn_assigns_free(&as);
 	return rc;
 }
 
-static int write_rows(struct attach_state *s, const struct adn_meta *meta, struct adn_err *err)
+/* The .adn.meta row= lines (a table's INSERT ... VALUES) into the maps of
+ * OBJ, loaded: every table's at attach, the tables an update adds at
+ * update (only those for which WANT, if given, says yes). */
+int loader_write_initial_rows(struct bpf_object *obj, const struct adn_meta *meta,
+			      bool (*want)(const struct bpf_map *map, void *ctx), void *ctx,
+			      struct adn_err *err)
 {
 	for (int i = 0; i < meta->rows.n; i++) {
 		const char *line = meta->rows.v[i];
@@ -390,15 +394,17 @@ static int write_rows(struct attach_state *s, const struct adn_meta *meta, struc
 		if (!dot)
 			return adn_err_set(err, EINVAL, ".adn.meta row '%s': expected ELEMENT.TABLE first", line);
 		snprintf(map_name, sizeof(map_name), "%.*s__%s", (int)(dot - table), table, dot + 1);
-		struct bpf_map *map = bpf_object__find_map_by_name(s->obj, map_name);
+		struct bpf_map *map = bpf_object__find_map_by_name(obj, map_name);
 		if (!map)
 			return adn_err_set(err, ENOENT, ".adn.meta row '%s': object has no map %s", line,
 					   map_name);
-		rc = row_type_of(s, map, table, &rt, &inner);
+		if (want && !want(map, ctx))
+			continue;
+		rc = row_type_of(obj, map, table, &rt, &inner);
 		if (!rc)
 			rc = adn_assigns_from_line(&as, line + tlen, &inner);
 		if (!rc) {
-			rc = write_row(s, map, table, &rt, &as, false, &inner);
+			rc = write_row(map, table, &rt, &as, false, &inner);
 			adn_assigns_free(&as);
 		}
 		if (rc)
@@ -700,7 +706,7 @@ static int do_attach(const struct attach_args *a, struct attach_state *s,
 		return -1;
 	}
 	if (write_config(s, meta, a->port, &err) || write_params(s, meta, &err) ||
-	    write_rows(s, meta, &err) || store_object(s, a->obj_path, &err) ||
+	    loader_write_initial_rows(s->obj, meta, NULL, NULL, &err) || store_object(s, a->obj_path, &err) ||
 	    fill_slot(s, &err)) {
 		loader_error("attach", "%s", err.msg);
 		return -1;

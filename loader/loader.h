@@ -35,6 +35,15 @@ void chain_clear_slot(const char *chain);
 /* Whether the attached chain has the receiver's programs (prog_skb_verdict). */
 bool chain_has_receiver(const char *chain);
 
+/* Writes the .adn.meta row= lines (initial rows of the DSL's INSERT ...
+ * VALUES) into OBJ's loaded maps; with WANT, only into maps it accepts. */
+struct adn_meta;
+struct bpf_object;
+struct bpf_map;
+int loader_write_initial_rows(struct bpf_object *obj, const struct adn_meta *meta,
+			      bool (*want)(const struct bpf_map *map, void *ctx), void *ctx,
+			      struct adn_err *err);
+
 /* "adn-load: <cmd>: <message>" on stderr. */
 void loader_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -214,6 +214,26 @@ static int receiver_swappable(const char *chain, const char *what, struct adn_er
 			   "cannot swap; detach it and attach it again", chain, what);
 }
 
+/* A chain attached at TC or XDP (adn-load attach --dev) runs its elements
+ * there too, in programs attached to each interface, not behind a slot:
+ * swapping the socket side alone would leave the devices on the old code,
+ * and a migrate would leave them writing the source's tables. Refused
+ * until those hooks get a slot of their own (docs/loader.md). */
+static int device_hooks_refused(const char *chain, const char *what, struct adn_err *err)
+{
+	static const char *pins[] = { "prog_tc", "prog_xdp" };
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(pins) / sizeof(pins[0]); i++) {
+		adn_chain_path(path, sizeof(path), chain, pins[i]);
+		if (!access(path, F_OK))
+			return adn_err_set(err, EOPNOTSUPP, "chain %s runs elements at %s (attached with "
+					   "--dev), which %s cannot swap; detach it and attach the new object",
+					   chain, i ? "XDP" : "TC", what);
+	}
+	return 0;
+}
+
 static int find_programs(struct swap *w, const char *what, struct adn_err *err)
 {
 	struct bpf_program *prog, *skb_parser = NULL, *skb_dispatch = NULL;
@@ -262,21 +282,124 @@ static int find_programs(struct swap *w, const char *what, struct adn_err *err)
 }
 
 /* Pins fd at <chain>/<rel>, replacing what is there in one rename. */
-static int repin(const char *chain, const char *rel, int fd, struct adn_err *err)
+/* Pins are staged before the swap and committed after it: a new program,
+ * table or object is pinned at <path>__swap (bpffs names may not contain
+ * dots), so that a failure (a full bpffs, a name too long) ends the
+ * command before the kernel runs anything new; after the swap each is
+ * renamed over the old pin, which frees the old object with its last
+ * reference. A table of an element that NEW_OBJ adds has no directory yet. */
+static int stage_pin(const char *chain, const char *rel, int fd, struct adn_err *err)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8], *slash;
+
+	adn_chain_path(path, sizeof(path), chain, rel);
+	snprintf(tmp, sizeof(tmp), "%s__swap", path);
+	slash = strrchr(path, '/');
+	*slash = '\0';
+	if (adn_mkdir_p(path, 0700, err))
+		return -1;
+	unlink(tmp);
+	if (bpf_obj_pin(fd, tmp))
+		return adn_err_set(err, errno, "pin %s: %s", tmp, strerror(errno));
+	return 0;
+}
+
+static int commit_pin(const char *chain, const char *rel, struct adn_err *err)
 {
 	char path[PATH_MAX], tmp[PATH_MAX + 8];
 
 	adn_chain_path(path, sizeof(path), chain, rel);
-	snprintf(tmp, sizeof(tmp), "%s__swap", path); /* bpffs refuses dots */
-	unlink(tmp);
-	if (bpf_obj_pin(fd, tmp))
-		return adn_err_set(err, errno, "pin %s: %s", tmp, strerror(errno));
+	snprintf(tmp, sizeof(tmp), "%s__swap", path);
 	if (rename(tmp, path)) {
 		int e = errno;
 		unlink(tmp);
 		return adn_err_set(err, e, "rename %s: %s", path, strerror(e));
 	}
 	return 0;
+}
+
+/* Undo stage_pin: the staged pin, and the element's directory if the
+ * command made it (rmdir fails on a directory that holds other pins). */
+static void drop_pin(const char *chain, const char *rel)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8], *slash;
+
+	adn_chain_path(path, sizeof(path), chain, rel);
+	snprintf(tmp, sizeof(tmp), "%s__swap", path);
+	unlink(tmp);
+	slash = strrchr(path, '/');
+	*slash = '\0';
+	if (strchr(rel, '/'))
+		rmdir(path);
+}
+
+/* What update and migrate pin anew: the programs that run from now on,
+ * the tables that are not reused, and (update) the object. */
+struct pinset {
+	int n;
+	struct {
+		char rel[160];
+		int fd;
+	} p[MAX_MAPS + 4];
+};
+
+static void pinset_add(struct pinset *ps, const char *rel, int fd)
+{
+	snprintf(ps->p[ps->n].rel, sizeof(ps->p[ps->n].rel), "%s", rel);
+	ps->p[ps->n++].fd = fd;
+}
+
+static int pinset_stage(const struct pinset *ps, const char *chain, struct adn_err *err)
+{
+	for (int i = 0; i < ps->n; i++)
+		if (stage_pin(chain, ps->p[i].rel, ps->p[i].fd, err)) {
+			for (int k = 0; k <= i; k++)
+				drop_pin(chain, ps->p[k].rel);
+			return -1;
+		}
+	return 0;
+}
+
+static void pinset_drop(const struct pinset *ps, const char *chain)
+{
+	for (int i = 0; i < ps->n; i++)
+		drop_pin(chain, ps->p[i].rel);
+}
+
+/* After the swap: a rename cannot fail for a reason the stage did not
+ * already meet, but if one does, the rest are still committed and the
+ * first error is reported. */
+static int pinset_commit(const struct pinset *ps, const char *chain, struct adn_err *err)
+{
+	int rc = 0;
+	struct adn_err e2;
+
+	for (int i = 0; i < ps->n; i++)
+		if (commit_pin(chain, ps->p[i].rel, rc ? &e2 : err))
+			rc = -1;
+	return rc;
+}
+
+/* Tables of the running chain that NEW_OBJ no longer has: their pins go
+ * after the swap (nothing runs them any more), and with them the directory
+ * of an element that NEW_OBJ removed. */
+static void unpin_removed(const struct swap *w)
+{
+	char path[PATH_MAX], *slash;
+
+	for (int i = 0; i < w->old_schema.n; i++) {
+		const char *rel = w->old_schema.t[i].rel;
+		bool kept = false;
+		for (int k = 0; k < w->n && !kept; k++)
+			kept = !strcmp(w->m[k].rel, rel);
+		if (kept || adn_chain_path(path, sizeof(path), w->chain, rel))
+			continue;
+		unlink(path);
+		slash = strrchr(path, '/');
+		*slash = '\0';
+		if (strchr(rel, '/'))
+			rmdir(path);
+	}
 }
 
 static int link_update_one(const char *rel, const char *path, void *ctx)
@@ -388,9 +511,15 @@ static int open_obj(struct swap *w, const void *elf, size_t len, const char *wha
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = "adn");
 
+	if (len < 4 || memcmp(elf, "\177ELF", 4))
+		return adn_err_set(err, EINVAL, "%s: not an eBPF object (adnc writes CHAIN.bpf.o)", what);
 	w->obj = bpf_object__open_mem(elf, len, &oo);
-	if (!w->obj)
-		return adn_err_set(err, errno, "%s: open: %s", what, strerror(errno));
+	if (!w->obj) {
+		char why[128];
+		int e = errno;
+		libbpf_strerror(e, why, sizeof(why)); /* libbpf's own codes (4001...) too */
+		return adn_err_set(err, e, "%s: open: %s", what, why);
+	}
 	return find_programs(w, what, err);
 }
 
@@ -406,6 +535,30 @@ static int load_obj(struct swap *w, const char *what, struct adn_err *err)
 				   why);
 	}
 	return 0;
+}
+
+static bool is_new_table(const struct bpf_map *map, void *ctx)
+{
+	const struct swap *w = ctx;
+
+	for (int i = 0; i < w->n; i++)
+		if (w->m[i].map == map)
+			return w->m[i].fate == FATE_NEW;
+	return false;
+}
+
+static int new_tables_rows(struct swap *w, const char *obj, struct adn_err *err)
+{
+	struct adn_meta meta;
+	int rc;
+
+	if (!w->created)
+		return 0;
+	if (adn_meta_read_elf(&meta, obj, err))
+		return -1;
+	rc = loader_write_initial_rows(w->obj, &meta, is_new_table, w, err);
+	adn_meta_free(&meta);
+	return rc;
 }
 
 /* ---- update ---------------------------------------------------------------- */
@@ -478,6 +631,10 @@ int cmd_update(int argc, char **argv)
 		loader_error("update", "chain %s is not attached (no %s/%s)", chain, ADN_PIN_ROOT, chain);
 		return EXIT_RUNTIME;
 	}
+	if (device_hooks_refused(chain, "hot update", &err)) {
+		loader_error("update", "%s", err.msg);
+		return EXIT_RUNTIME;
+	}
 	w.receiver = chain_has_receiver(chain);
 	if (w.receiver) {
 		/* Its sockets copied the stream parser and verdict when they
@@ -516,28 +673,37 @@ int cmd_update(int argc, char **argv)
 	}
 	if (!rc)
 		rc = load_obj(&w, obj, &err);
-	if (!rc) {
-		t1 = now_ms();
-		rc = do_swap(&w, true, &err);
-	}
-	/* pins: new programs, new/converted tables, the object */
+	/* tables new in NEW_OBJ start with their DSL rows (INSERT ... VALUES) */
 	if (!rc)
-		rc = repin(chain, "prog_chain", bpf_program__fd(w.msg), &err);
-	if (!rc && w.skb_verdict)
-		rc = repin(chain, "prog_skb_chain", bpf_program__fd(w.skb_verdict), &err);
+		rc = new_tables_rows(&w, obj, &err);
+	/* pins: new programs, new/converted tables, the object (staged) */
+	struct pinset ps = { 0 };
+	int ofd = -1;
 	if (!rc)
-		rc = repin(chain, "prog_sockops", bpf_program__fd(w.sockops), &err);
-	for (int i = 0; !rc && i < w.n; i++)
-		if (w.m[i].fate != FATE_REUSE)
-			rc = repin(chain, w.m[i].rel, bpf_map__fd(w.m[i].map), &err);
-	if (!rc) {
-		int ofd;
 		rc = adn_chain_obj_create(elf, len, &ofd, &err);
+	if (!rc) {
+		pinset_add(&ps, "prog_chain", bpf_program__fd(w.msg));
+		if (w.skb_verdict)
+			pinset_add(&ps, "prog_skb_chain", bpf_program__fd(w.skb_verdict));
+		pinset_add(&ps, "prog_sockops", bpf_program__fd(w.sockops));
+		for (int i = 0; i < w.n; i++)
+			if (w.m[i].fate != FATE_REUSE)
+				pinset_add(&ps, w.m[i].rel, bpf_map__fd(w.m[i].map));
+		pinset_add(&ps, "adn_obj", ofd);
+		rc = pinset_stage(&ps, chain, &err);
 		if (!rc) {
-			rc = repin(chain, "adn_obj", ofd, &err);
-			close(ofd);
+			t1 = now_ms();
+			rc = do_swap(&w, true, &err);
+			if (rc)
+				pinset_drop(&ps, chain);
 		}
 	}
+	if (!rc)
+		rc = pinset_commit(&ps, chain, &err);
+	if (!rc)
+		unpin_removed(&w);
+	if (ofd >= 0)
+		close(ofd);
 	double t2 = now_ms();
 	if (rc) {
 		loader_error("update", "chain %s: %s", chain, err.msg);
@@ -649,7 +815,9 @@ int cmd_migrate(int argc, char **argv)
 	w.tables_from = to;
 	/* a receiver chain relays through both slots, as update swaps them */
 	w.receiver = chain_has_receiver(chain);
-	rc = w.receiver ? receiver_swappable(chain, "migrate", &err) : 0;
+	rc = device_hooks_refused(chain, "migrate", &err);
+	if (!rc && w.receiver)
+		rc = receiver_swappable(chain, "migrate", &err);
 	if (!rc)
 		rc = adn_snap_schema(&w.old_schema, to, &err);
 	if (!rc)
@@ -667,19 +835,26 @@ int cmd_migrate(int argc, char **argv)
 	if (!rc)
 		rc = adn_snap_apply_delta(NULL, &s0, to, &err);
 	double t1 = now_ms();
-	/* 2.-3. switch + grace period */
+	/* 2.-3. switch + grace period; the relay's programs pinned (staged) */
+	struct pinset ps = { 0 };
+	pinset_add(&ps, "prog_chain", rc ? -1 : bpf_program__fd(w.msg));
+	if (w.skb_verdict)
+		pinset_add(&ps, "prog_skb_chain", bpf_program__fd(w.skb_verdict));
 	if (!rc)
+		rc = pinset_stage(&ps, chain, &err);
+	if (!rc) {
 		rc = do_swap(&w, false, &err);
+		if (rc)
+			pinset_drop(&ps, chain);
+		else
+			rc = pinset_commit(&ps, chain, &err);
+	}
 	double t2 = now_ms();
 	/* 4. delta */
 	if (!rc)
 		rc = adn_snap_take(&s1, chain, &err);
 	if (!rc)
 		rc = adn_snap_apply_delta(&s0, &s1, to, &err);
-	if (!rc)
-		rc = repin(chain, "prog_chain", bpf_program__fd(w.msg), &err);
-	if (!rc && w.skb_verdict)
-		rc = repin(chain, "prog_skb_chain", bpf_program__fd(w.skb_verdict), &err);
 	double t3 = now_ms();
 	if (rc) {
 		loader_error("migrate", "%s -> %s: %s", chain, to, err.msg);

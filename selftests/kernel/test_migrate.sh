@@ -12,13 +12,6 @@ ensure_bpffs
 
 CHAIN=adntest-migrate
 NS=adn-test-mig-$$
-build_state() { # OUT [-DDEFINE...]
-	local out=$1
-	shift
-	clang -O2 -g -target bpf -Wall -I"$ADN_ROOT/bpf" -I"$ADN_ROOT/headers" \
-		-I/usr/include/"$(uname -m)"-linux-gnu "$@" \
-		-c "$ADN_ROOT/selftests/progs/state_chain.bpf.c" -o "$out" || fail "clang $out"
-}
 hits() { # CHAIN USER
 	"$ADNCTL" table "$1" count.hits list --json | jq --arg u "$2" '[.[] | select(.user == $u) | .n][0] // 0'
 }

@@ -10,6 +10,7 @@
 # nothing behind. Then hot update of the receiver's chain under load (see
 # below), and the refusal to add a receiver by update.
 source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/../receiver_lib.sh"
 require_root
 ensure_bpffs
 require_chain_features
@@ -26,49 +27,6 @@ build() {
 	mkdir -p "$TEST_TMP/$1"
 	"$ADNC" "$ADN_ROOT/examples/kv/kv.adn" -o "$TEST_TMP/$1" --place "acl=$1" >"$TEST_TMP/$1.adnc" 2>&1 ||
 		fail "adnc --place acl=$1: $(cat "$TEST_TMP/$1.adnc")"
-}
-
-# skb_stat CHAIN NAME : a counter of the receiver's adn_skb_stats, summed over CPUs
-# (bpftool prints the per-CPU values as bytes: u64 little-endian fields in
-# the order of struct adn_skb_stats, bpf/adn_sk_skb.h)
-skb_stat() {
-	local names=(frames requests dropped rewritten malformed bad_layout batches) i k sum=0 b
-	for ((i = 0; i < ${#names[@]}; i++)); do [ "${names[$i]}" = "$2" ] && break; done
-	[ $i -lt ${#names[@]} ] || fail "skb_stat: no counter $2"
-	while read -r -a b; do
-		for ((k = 7; k >= 0; k--)); do
-			sum=$((sum + ($(printf '%d' "${b[$((i * 8 + k))]}") << (8 * k))))
-		done
-	done < <(bpftool -j map dump pinned "$PIN_ROOT/$1/adn_skb_stats" |
-		jq -r '.[0].values[] | .value | join(" ")')
-	echo $sum
-}
-
-# watch_strp_stall PORT PID... : while the PIDs run, look for a server
-# socket on PORT that holds received bytes (skmem r > 0) while its Recv-Q
-# reads 0, in three samples 0.4 s apart: the signature of the kernel bug in
-# docs/kernel-notes.md ("The receiver's socket"), where tcp_bpf_strp_read_sock
-# moves copied_seq past rcv_nxt (ss clamps the negative Recv-Q to 0) and
-# strparser is never woken for the bytes left. Writes the socket's ss line
-# to $TEST_TMP/strp_stall.
-watch_strp_stall() {
-	local port=$1 seen=0 line p alive
-	shift
-	: >"$TEST_TMP/strp_stall"
-	while :; do
-		alive=0
-		for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
-		[ $alive = 1 ] || return 0
-		line=$(ss -tmnH state established "( sport = :$port )" 2>/dev/null |
-			awk '/^[0-9]/ { q = $1; a = $3 } /skmem:\(r[1-9]/ && q == 0 { print a, $0; exit }')
-		if [ -n "$line" ]; then
-			seen=$((seen + 1))
-			[ $seen -ge 3 ] && { echo "$line" >"$TEST_TMP/strp_stall"; return 0; }
-		else
-			seen=0
-		fi
-		sleep 0.4
-	done
 }
 
 # progs_named NAME : live programs whose name starts with NAME
@@ -102,8 +60,7 @@ run() {
 	m=$(cat "$TEST_TMP/$loc.m.json")
 	if [ "$loc" = sk_skb ] && [ -s "$TEST_TMP/strp_stall" ] &&
 		[ "$(jq -s '[.[].status.deadline_exceeded // 0] | add' "$TEST_TMP/$loc.a.json" "$TEST_TMP/$loc.m.json")" != 0 ]; then
-		echo "SKIP: kernel $(uname -r) stalled a strparser socket (tcp_bpf_strp_read_sock left copied_seq past rcv_nxt: $(head -1 "$TEST_TMP/strp_stall")); a kernel bug since Linux 6.14, not adn's (docs/kernel-notes.md, \"The receiver's socket\")"
-		exit 77
+		strp_stall_skip
 	fi
 	[ $arc = 0 ] || fail "$loc: alice: $out"
 	[ $mrc = 0 ] || fail "$loc: mallory run failed: $m"
@@ -245,8 +202,7 @@ kv_watched() {
 	wait $wpid 2>/dev/null
 	printf -v "$var" '%s' "$(cat "$TEST_TMP/kvw.json")"
 	if [ $rc != 0 ] && [ -s "$TEST_TMP/strp_stall" ]; then
-		echo "SKIP: kernel $(uname -r) stalled a strparser socket (tcp_bpf_strp_read_sock left copied_seq past rcv_nxt: $(head -1 "$TEST_TMP/strp_stall")); a kernel bug since Linux 6.14, not adn's (docs/kernel-notes.md, \"The receiver's socket\")"
-		exit 77
+		strp_stall_skip
 	fi
 	return $rc
 }
@@ -281,8 +237,7 @@ kill $wpid 2>/dev/null
 wait $wpid 2>/dev/null
 c=$(cat "$TEST_TMP/upd-client.out")
 if [ $crc != 0 ] && [ -s "$TEST_TMP/strp_stall" ]; then
-	echo "SKIP: kernel $(uname -r) stalled a strparser socket during the updates (tcp_bpf_strp_read_sock left copied_seq past rcv_nxt: $(head -1 "$TEST_TMP/strp_stall")); a kernel bug since Linux 6.14, not adn's (docs/kernel-notes.md, \"The receiver's socket\")"
-	exit 77
+	strp_stall_skip "during the updates"
 fi
 [ $crc = 0 ] || fail "update: client ended early or calls without reply: $c"
 sent=$(jq -r .sent <<<"$c")

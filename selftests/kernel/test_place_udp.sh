@@ -73,6 +73,21 @@ st=$("$ADN_LOAD" status "$CHAIN")
 grep -q "tc egress  $DEV@$NS_C" <<<"$st" || fail "status shows no TC egress: $st"
 grep -q "tc ingress $DEV@$NS_C" <<<"$st" || fail "status shows no TC ingress: $st"
 check_outcomes tc
+# update and migrate cannot swap the devices' programs: refused, untouched
+tc_id=$(bpftool -j prog show pinned "/sys/fs/bpf/adn/$CHAIN/prog_tc" | jq .id)
+"$ADN_LOAD" update "$CHAIN" "$TEST_TMP/tc/kv.bpf.o" >"$TEST_TMP/upd.err" 2>&1 && fail "update of a --dev chain succeeded"
+grep -q "runs elements at TC (attached with --dev), which hot update cannot swap" "$TEST_TMP/upd.err" ||
+	fail "unclear update refusal: $(cat "$TEST_TMP/upd.err")"
+"$ADN_LOAD" attach --dev "$DEV@${NS_S[1]}" --port $PORT --name "$CHAIN-2" "$TEST_TMP/tc/kv.bpf.o" >/dev/null ||
+	fail "attach a second chain"
+on_exit "'$ADN_LOAD' detach '$CHAIN-2'"
+"$ADN_LOAD" migrate "$CHAIN" --to "$CHAIN-2" >"$TEST_TMP/mig.err" 2>&1 && fail "migrate of a --dev chain succeeded"
+grep -q "which migrate cannot swap" "$TEST_TMP/mig.err" || fail "unclear migrate refusal: $(cat "$TEST_TMP/mig.err")"
+"$ADN_LOAD" detach "$CHAIN-2" >/dev/null || fail "detach $CHAIN-2"
+expect_eq "refused update and migrate left the TC program" "$tc_id" \
+	"$(bpftool -j prog show pinned "/sys/fs/bpf/adn/$CHAIN/prog_tc" | jq .id)"
+out=$(kv_udp --user mallory --count 50) || fail "after the refusals: mallory: $out"
+expect_eq "after the refusals: mallory still denied" 50 "$(status_count "$out" permission_denied)"
 "$ADN_LOAD" detach "$CHAIN" >/dev/null || fail "detach"
 check_clean tc
 

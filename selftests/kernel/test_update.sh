@@ -12,14 +12,8 @@ ensure_bpffs
 
 PORT=17106
 CHAIN=adntest-update
+PIN_ROOT=/sys/fs/bpf/adn
 UPDATES=${UPDATES:-100}
-build_state() { # OUT [-DDEFINE...]
-	local out=$1
-	shift
-	clang -O2 -g -target bpf -Wall -I"$ADN_ROOT/bpf" -I"$ADN_ROOT/headers" \
-		-I/usr/include/"$(uname -m)"-linux-gnu "$@" \
-		-c "$ADN_ROOT/selftests/progs/state_chain.bpf.c" -o "$out" || fail "clang $out"
-}
 build_state "$TEST_TMP/v1.o" -DVERSION=1
 build_state "$TEST_TMP/v2.o" -DVERSION=2
 build_state "$TEST_TMP/v3.o" -DVERSION=3 -DWIDE
@@ -90,4 +84,40 @@ while read -r id; do
 done <"$TEST_TMP/ids.u"
 left=$(bpftool map show -j | jq -r '.[] | select(.type == "prog_array" and .name == "adn_progs") | .id')
 [ -z "$left" ] || note "adn_progs maps of other chains: $left"
+
+# An update that removes an element, then one that adds it back (the kv
+# chain without and with acl, compiled by adnc): the removed element's
+# table pins go; the added one's table is pinned under its element and
+# starts with the DSL's INSERT rows; the chain runs each version's code.
+CHE=adntest-update-el PORTE=17110
+mkdir -p "$TEST_TMP/full" "$TEST_TMP/noacl"
+sed '/^  acl (user = username),$/d' "$ADN_ROOT/examples/kv/kv.adn" >"$TEST_TMP/noacl.adn"
+grep -q '^  acl (user = username),$' "$TEST_TMP/noacl.adn" && fail "noacl.adn still chains acl"
+for v in full:"$ADN_ROOT/examples/kv/kv.adn" noacl:"$TEST_TMP/noacl.adn"; do
+	"$ADNC" "${v#*:}" -o "$TEST_TMP/${v%%:*}" >"$TEST_TMP/adnc.out" 2>&1 ||
+		fail "adnc ${v#*:}: $(cat "$TEST_TMP/adnc.out")"
+done
+make_cgroup CGE update-el
+"$ADN_LOAD" attach --cgroup "$CGE" --port $PORTE --name $CHE "$TEST_TMP/full/kv.bpf.o" >/dev/null ||
+	fail "attach $CHE"
+on_exit "'$ADN_LOAD' detach '$CHE'"
+"$ADNCTL" param $CHE fault.probability 0 || fail "set fault.probability"
+"$ADNCTL" table $CHE acl.ac_tab insert username=carol permission=W >/dev/null || fail "insert carol"
+start_server "$CGE" $PORTE
+outcome() { status_count "$(kv "$CGE" $PORTE --user "$1" --count 50)" "$2"; }
+expect_eq "with acl: mallory denied" 50 "$(outcome mallory permission_denied)"
+o=$("$ADN_LOAD" update $CHE "$TEST_TMP/noacl/kv.bpf.o" --json) || fail "update without acl: $o"
+[ ! -e "$PIN_ROOT/$CHE/acl" ] || fail "the removed element's pins remain: $(ls "$PIN_ROOT/$CHE/acl")"
+expect_eq "without acl: mallory passes" 50 "$(outcome mallory ok)"
+o=$("$ADN_LOAD" update $CHE "$TEST_TMP/full/kv.bpf.o" --json) || fail "update with acl again: $o"
+jq -e '.created == 1' <<<"$o" >/dev/null || fail "the added table was not created: $o"
+[ -e "$PIN_ROOT/$CHE/acl/ac_tab" ] || fail "the added table is not pinned: $(ls "$PIN_ROOT/$CHE")"
+expect_eq "added table starts with the DSL's rows" "username=alice permission=W
+username=bob permission=R" "$("$ADNCTL" table $CHE acl.ac_tab list | sort)"
+expect_eq "with acl again: mallory denied" 50 "$(outcome mallory permission_denied)"
+expect_eq "with acl again: alice passes" 50 "$(outcome alice ok)"
+"$ADN_LOAD" update $CHE "$TEST_TMP/noacl/kv.json" >"$TEST_TMP/upd.err" 2>&1 && fail "update to a JSON file succeeded"
+grep -q 'not an eBPF object' "$TEST_TMP/upd.err" || fail "unclear refusal: $(cat "$TEST_TMP/upd.err")"
+stop_server
+"$ADN_LOAD" detach $CHE >/dev/null || fail "detach $CHE"
 echo ok
