@@ -158,7 +158,7 @@ bench-profile:
 	@$(MAKE) --no-print-directory all
 	tools/bench/profile.sh
 
-install: $(TOOLS)
+install: $(TOOLS) $(LIBRPC)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/adn \
 		$(DESTDIR)$(PREFIX)/share/adn/bpf $(DESTDIR)$(PREFIX)/lib
 	install -m 0755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/

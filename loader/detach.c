@@ -266,6 +266,8 @@ int cmd_detach(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	rc = chain_teardown(chain, true, &err);
+	if (!rc)
+		adn_pin_root_release();
 	close(lock_fd);
 	if (rc) {
 		loader_error("detach", "%s", err.msg);

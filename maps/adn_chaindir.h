@@ -23,6 +23,10 @@ int adn_pin_root_prepare(struct adn_err *err);
 /* Takes an exclusive flock on /sys/fs/bpf/adn (attach/detach hold it, so two
  * loaders do not race on one chain). Returns the fd to close, or -errno. */
 int adn_pin_root_lock(struct adn_err *err);
+/* Removes ADN_PIN_ROOT if no chain is left in it; call with the lock held,
+ * after the last chain's pins went (detach), so that nothing adn made
+ * stays behind. */
+void adn_pin_root_release(void);
 
 int adn_mkdir_p(const char *path, mode_t mode, struct adn_err *err);
 

@@ -64,16 +64,35 @@ int adn_pin_root_prepare(struct adn_err *err)
 
 int adn_pin_root_lock(struct adn_err *err)
 {
-	int fd = open(ADN_PIN_ROOT, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* detach removes the root once it is empty (adn_pin_root_release),
+	 * under this lock: a command that opened the root just before that
+	 * holds a lock on a removed directory, so after locking, check that
+	 * the path still names the locked directory, and otherwise make it
+	 * again and retry. */
+	for (int tries = 0; tries < 8; tries++) {
+		struct stat locked, now;
+		int fd = open(ADN_PIN_ROOT, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	if (fd < 0)
-		return adn_err_set(err, errno, "%s: %s", ADN_PIN_ROOT, strerror(errno));
-	if (flock(fd, LOCK_EX)) {
-		int e = errno;
+		if (fd < 0)
+			return adn_err_set(err, errno, "%s: %s", ADN_PIN_ROOT, strerror(errno));
+		if (flock(fd, LOCK_EX)) {
+			int e = errno;
+			close(fd);
+			return adn_err_set(err, e, "lock %s: %s", ADN_PIN_ROOT, strerror(e));
+		}
+		if (!fstat(fd, &locked) && !stat(ADN_PIN_ROOT, &now) && locked.st_ino == now.st_ino &&
+		    locked.st_dev == now.st_dev)
+			return fd;
 		close(fd);
-		return adn_err_set(err, e, "lock %s: %s", ADN_PIN_ROOT, strerror(e));
+		if (adn_mkdir_p(ADN_PIN_ROOT, 0755, err))
+			return -1;
 	}
-	return fd;
+	return adn_err_set(err, EAGAIN, "lock %s: removed and made again 8 times", ADN_PIN_ROOT);
+}
+
+void adn_pin_root_release(void)
+{
+	rmdir(ADN_PIN_ROOT); /* ENOTEMPTY while other chains are attached */
 }
 
 int adn_chain_path(char *buf, size_t len, const char *chain, const char *rel)

@@ -11,7 +11,11 @@ port=${PORT:-7070}
 chain=kv-demo
 
 [ "$(id -u)" -eq 0 ] || { echo "demo: needs root (it loads eBPF programs and makes a cgroup)" >&2; exit 1; }
-grep -q ' /sys/fs/bpf bpf ' /proc/mounts || mount -t bpf bpf /sys/fs/bpf
+mounted_bpffs=0
+if ! grep -q ' /sys/fs/bpf bpf ' /proc/mounts; then
+	mount -t bpf bpf /sys/fs/bpf
+	mounted_bpffs=1
+fi
 cgroot=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
 [ -n "$cgroot" ] || { echo "demo: no cgroup2 mount found in /proc/mounts" >&2; exit 1; }
 cg=$cgroot/adn-demo-$$
@@ -26,6 +30,9 @@ cleanup() {
 	[ -e "$cg/cgroup.kill" ] && echo 1 >"$cg/cgroup.kill" 2>/dev/null || true
 	for _ in $(seq 100); do rmdir "$cg" 2>/dev/null && break; sleep 0.05; done
 	rm -rf "$tmp"
+	# bpffs, if the demo mounted it and nothing else pinned there since
+	[ $mounted_bpffs = 1 ] && [ -z "$(ls -A /sys/fs/bpf 2>/dev/null)" ] && umount /sys/fs/bpf
+	true
 }
 trap cleanup EXIT
 
