@@ -98,6 +98,7 @@ struct expr {
 	size_t n_args, cap_args;
 	int op;
 	struct expr *lhs, *rhs; /* EX_UNARY uses lhs */
+	int depth;         /* of the tree below and including this node (parse.c) */
 
 	/* resolved */
 	struct type type;

@@ -31,19 +31,42 @@ char *adnc_gen_header(const struct adnc_unit *u) { return generate(u, codegen_he
 char *adnc_gen_plan(const struct adnc_unit *u) { return generate(u, codegen_plan); }
 char *adnc_gen_explain(const struct adnc_unit *u) { return generate(u, codegen_explain); }
 
-static char *read_file(const char *path, size_t *len, FILE *err)
+/* The largest input read: far beyond any chain, and a bound on what a
+ * mistaken input (adnc /dev/zero, a log file) can make adnc allocate. */
+#define ADNC_MAX_INPUT (16u << 20)
+
+/* Reads the whole input; NULL after an error message, with *rc the exit
+ * status (usage: cannot open; program: not a source file). */
+static char *read_file(const char *path, size_t *len, FILE *err, int *rc)
 {
 	FILE *f = fopen(path, "rb");
 	struct strbuf sb = { 0 };
+	struct stat st;
 	char buf[65536];
 	size_t n;
 
+	*rc = ADNC_EXIT_USAGE;
 	if (!f) {
 		fprintf(err, "adnc: error: cannot open '%s': %s\n", path, strerror(errno));
 		return NULL;
 	}
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+	/* a pipe is fine (adnc <(gen) -o out); a directory or a device is not */
+	if (fstat(fileno(f), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+		fprintf(err, "adnc: error: %s: not a regular file\n", path);
+		fclose(f);
+		*rc = ADNC_EXIT_PROGRAM;
+		return NULL;
+	}
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+		if (sb.len + n > ADNC_MAX_INPUT) {
+			fprintf(err, "adnc: error: %s: larger than %u bytes\n", path, ADNC_MAX_INPUT);
+			fclose(f);
+			sb_free(&sb);
+			*rc = ADNC_EXIT_PROGRAM;
+			return NULL;
+		}
 		sb_putn(&sb, buf, n);
+	}
 	if (ferror(f)) {
 		fprintf(err, "adnc: error: cannot read '%s': %s\n", path, strerror(errno));
 		fclose(f);
@@ -138,11 +161,11 @@ int adnc_run(const struct adnc_options *o)
 {
 	FILE *err = o->diag_out ? o->diag_out : stderr;
 	size_t len = 0;
-	char *src = read_file(o->input, &len, err);
 	int rc;
+	char *src = read_file(o->input, &len, err, &rc);
 
 	if (!src)
-		return ADNC_EXIT_USAGE;
+		return rc;
 	struct adnc_unit *u = adnc_compile_source_placed(o->input, src, len, err, o->forced, o->n_forced);
 	free(src);
 	if (o->offload) /* --target offload: the NIC takes XDP (offload.c) */

@@ -13,7 +13,18 @@ struct parser {
 	size_t n, pos;
 	jmp_buf *recover;
 	size_t stmt_start; /* first token of the current top-level statement */
+	int nest;          /* expressions being parsed inside one another */
 };
+
+/* The deepest expression accepted: both the nesting of the parser's
+ * recursion (parentheses, NOT, unary minus, CASE, call arguments) and the
+ * depth of the expression tree built (a chain a + b + c ... is a tree as
+ * deep as it is long). The later passes recurse over the tree, and the
+ * generated C nests at most two brackets per level (INT64 arithmetic:
+ * "((__s64)((__u64)a + (__u64)b))"), plus the statement around it and a
+ * hash() (at most 64 mixes, resolve_func.c): 64 levels stay well within
+ * clang's limit of 256 nested brackets. */
+#define MAX_EXPR_DEPTH 64
 
 static const struct token *peek(struct parser *p)
 {
@@ -165,6 +176,46 @@ static struct expr *new_expr(struct parser *p, enum expr_kind kind, struct loc a
 static struct expr *parse_expr(struct parser *p);
 static struct expr *binary(struct parser *p, int op, struct loc at, struct expr *l, struct expr *r);
 
+static _Noreturn void too_deep(struct parser *p, struct loc at)
+{
+	diag_error(p->d, at, "expression nested too deeply (more than %d levels)", MAX_EXPR_DEPTH);
+	longjmp(*p->recover, 1);
+}
+
+/* One more level of parser recursion at token t; leave() undoes it. */
+static void enter(struct parser *p, const struct token *t)
+{
+	if (++p->nest > MAX_EXPR_DEPTH)
+		too_deep(p, t->loc);
+}
+
+static void leave(struct parser *p)
+{
+	p->nest--;
+}
+
+static int depth_of(const struct expr *e)
+{
+	return e ? e->depth : 0;
+}
+
+/* Sets the tree depth of a new node e from its operands; refuses a tree
+ * deeper than MAX_EXPR_DEPTH at the token that made it (at). */
+static struct expr *deepen(struct parser *p, struct expr *e, struct loc at)
+{
+	int d = depth_of(e->lhs) > depth_of(e->rhs) ? depth_of(e->lhs) : depth_of(e->rhs);
+	for (size_t i = 0; i < e->n_args; i++)
+		if (depth_of(e->args[i]) > d)
+			d = depth_of(e->args[i]);
+	/* min() and max() nest one C call per argument (at most 8 are allowed) */
+	if (e->kind == EX_CALL && e->n_args > 1)
+		d += (int)(e->n_args < 8 ? e->n_args : 8) - 1;
+	e->depth = d + 1;
+	if (e->depth > MAX_EXPR_DEPTH)
+		too_deep(p, at);
+	return e;
+}
+
 /* CASE [x] WHEN a THEN b ... [ELSE c] END. The simple form CASE x WHEN v is
  * read as CASE WHEN x = v. A missing ELSE is reported by resolve.c. */
 static struct expr *parse_case(struct parser *p)
@@ -189,7 +240,7 @@ static struct expr *parse_case(struct parser *p)
 	if (accept_kw(p, "ELSE"))
 		e->rhs = parse_expr(p);
 	expect_kw(p, "END");
-	return e;
+	return deepen(p, e, e->loc);
 }
 
 static struct expr *parse_primary(struct parser *p)
@@ -243,7 +294,7 @@ static struct expr *parse_primary(struct parser *p)
 				} while (accept(p, TOK_COMMA));
 				expect(p, TOK_RPAREN);
 			}
-			return e;
+			return deepen(p, e, t->loc);
 		}
 		e = new_expr(p, EX_NAME, t->loc);
 		e->name = arena_strndup(p->a, t->start, (size_t)t->len);
@@ -265,11 +316,13 @@ static struct expr *parse_unary(struct parser *p)
 	const struct token *t = peek(p);
 	if (t->kind == TOK_MINUS) {
 		next(p);
+		enter(p, t);
 		struct expr *operand = parse_unary(p);
+		leave(p);
 		struct expr *e = new_expr(p, EX_UNARY, t->loc);
 		e->op = TOK_MINUS;
 		e->lhs = operand;
-		return e;
+		return deepen(p, e, t->loc);
 	}
 	return parse_primary(p);
 }
@@ -280,7 +333,7 @@ static struct expr *binary(struct parser *p, int op, struct loc at, struct expr 
 	e->op = op;
 	e->lhs = l;
 	e->rhs = r;
-	return e;
+	return deepen(p, e, at);
 }
 
 static struct expr *parse_mul(struct parser *p)
@@ -325,7 +378,7 @@ static struct expr *parse_cmp(struct parser *p)
 			struct expr *n = new_expr(p, EX_UNARY, t->loc);
 			n->op = 'N';
 			n->lhs = e;
-			e = n;
+			e = deepen(p, n, t->loc);
 		}
 	}
 	return e;
@@ -336,10 +389,12 @@ static struct expr *parse_not(struct parser *p)
 	const struct token *t = peek(p);
 	if (tok_is_kw(t, "NOT")) {
 		next(p);
+		enter(p, t);
 		struct expr *e = new_expr(p, EX_UNARY, t->loc);
 		e->op = 'N';
 		e->lhs = parse_not(p);
-		return e;
+		leave(p);
+		return deepen(p, e, t->loc);
 	}
 	return parse_cmp(p);
 }
@@ -356,11 +411,13 @@ static struct expr *parse_and(struct parser *p)
 
 static struct expr *parse_expr(struct parser *p)
 {
+	enter(p, peek(p));
 	struct expr *e = parse_and(p);
 	while (tok_is_kw(peek(p), "OR")) {
 		struct loc at = next(p)->loc;
 		e = binary(p, 'O', at, e, parse_and(p));
 	}
+	leave(p);
 	return e;
 }
 
@@ -742,8 +799,10 @@ static void parse_body(struct parser *p, struct element_decl *el)
 	jmp_buf here, *outer = p->recover;
 
 	p->recover = &here;
-	if (setjmp(here))
+	if (setjmp(here)) {
+		p->nest = 0;
 		sync_body(p);
+	}
 	while (!p->d->too_many) {
 		const struct token *t = peek(p);
 		size_t start = p->pos;
@@ -940,8 +999,10 @@ struct program *parse_program(struct arena *a, struct diag *d, struct token_list
 	prog->file = file;
 	prog->basename = slash ? slash + 1 : file;
 	p.recover = &top;
-	if (setjmp(top))
+	if (setjmp(top)) {
+		p.nest = 0;
 		sync_top(&p, p.stmt_start);
+	}
 	prog->end = toks.toks[toks.n > 1 ? toks.n - 2 : 0].loc; /* the last token */
 	while (peek(&p)->kind != TOK_EOF && !d->too_many) {
 		size_t start = p.pos;

@@ -99,6 +99,22 @@ void rs_resolve_call(struct resolver *r, struct expr *e)
 				diag_error(r->d, e->args[a]->loc, "hash() of %s: give it fields, columns or numbers",
 					   rs_tname(r, t));
 		}
+		/* the C nests one adn_hash_mix() per number and per 8/4/2/1-byte
+		 * chunk of a CHAR (codegen_expr.c): bound it (clang allows 256
+		 * nested brackets, parse.c MAX_EXPR_DEPTH) */
+		int mixes = 0;
+		for (size_t a = 0; a < e->n_args; a++) {
+			struct type t = e->args[a]->type;
+			if (t.kind != TY_CHAR) {
+				mixes++;
+				continue;
+			}
+			for (int left = t.len; left > 0; mixes++)
+				left -= left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+		}
+		if (mixes > 64)
+			diag_error(r->d, e->loc, "hash() of too much: %d numbers and CHAR chunks (of up to 8 bytes), at most 64",
+				   mixes);
 		break;
 	case FN_MIN:
 	case FN_MAX:

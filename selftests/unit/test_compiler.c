@@ -78,7 +78,7 @@ __attribute__((noinline)) static char *first_line_with(const char *text, const c
 
 /* ---- diagnostics: one test per bad program ---- */
 
-static char *bad_files[256];
+static char *bad_files[512];
 static int n_bad;
 
 static int cmp_str(const void *a, const void *b)
@@ -95,7 +95,7 @@ static void list_bad_programs(void)
 
 	if (!d)
 		return;
-	while ((e = readdir(d)) && n_bad < 256) {
+	while ((e = readdir(d)) && n_bad < 512) {
 		size_t l = strlen(e->d_name);
 		/* offload_*.adn need --target offload: test_offload.c runs them */
 		if (l > 4 && strcmp(e->d_name + l - 4, ".adn") == 0 && strncmp(e->d_name, "offload_", 8))
@@ -269,6 +269,12 @@ static void check_golden(const char *adn, const char *golden)
 START_TEST(test_golden_kv_plan)
 {
 	check_golden("examples/kv/kv.adn", "kv.plan.json");
+}
+END_TEST
+
+START_TEST(test_golden_s2_plan)
+{
+	check_golden("examples/s2/s2.adn", "s2.plan.json");
 }
 END_TEST
 
@@ -767,6 +773,111 @@ END_TEST
 
 /* ---- robustness ---- */
 
+/* Deep expressions (30,000 levels, far beyond the limit): one diagnostic
+ * at the token past the limit, no stack overflow, in the parser or after. */
+START_TEST(test_deep_expressions)
+{
+	static const char *const open_[] = { "(", "", "CASE WHEN n > 1 THEN ", "NOT ", "- ", "min(", "hash(" };
+	static const char *const close_[] = { ")", " + 1", " ELSE 0 END", "", "", ", n)", ")" };
+	const int n = 30000;
+	for (size_t k = 0; k < sizeof(open_) / sizeof(open_[0]); k++) {
+		size_t cap = 256 + (size_t)n * (strlen(open_[k]) + strlen(close_[k]) + 8);
+		char *src = malloc(cap), *o = src;
+		o += sprintf(o, "CREATE SERVICE s (METHOD get REQUEST (n INT32));\n"
+				"CREATE ELEMENT e (n INT32) BEGIN ON REQUEST INSERT INTO output SELECT * FROM input WHERE ");
+		for (int i = 0; i < n; i++)
+			o += sprintf(o, "%s", open_[k]);
+		o += sprintf(o, "n");
+		for (int i = 0; i < n; i++)
+			o += sprintf(o, "%s", close_[k]);
+		sprintf(o, " > 0 AND n > 0;\nEND;\nCREATE CHAIN c ON s (e);\n");
+		struct adnc_unit *u;
+		char *d = compile("t.adn", src, &u);
+		ck_assert_msg(u->ir == NULL, "%zu: compiled", k);
+		ck_assert_msg(strstr(d, "error: expression nested too deeply (more than 64 levels)\n"), "%zu: %.500s", k, d);
+		adnc_unit_free(u);
+		free(d);
+		free(src);
+	}
+	/* AND and OR chains are trees as deep as they are long */
+	for (int op = 0; op < 2; op++) {
+		char *src = malloc(256 + 100000 * 16), *o = src;
+		o += sprintf(o, "CREATE SERVICE s (METHOD get REQUEST (n INT32));\n"
+				"CREATE ELEMENT e (n INT32) BEGIN ON REQUEST INSERT INTO output SELECT * FROM input WHERE n > 0");
+		for (int i = 0; i < 100000; i++)
+			o += sprintf(o, op ? " OR n > 0" : " AND n > 0");
+		sprintf(o, ";\nEND;\nCREATE CHAIN c ON s (e);\n");
+		char *d = compile("t.adn", src, NULL);
+		ck_assert_msg(strstr(d, "t.adn:2:") && strstr(d, "expression nested too deeply"), "%.500s", d);
+		free(d);
+		free(src);
+	}
+}
+END_TEST
+
+/* 64 levels compile, also through clang (the C nests two brackets per
+ * level of INT64 arithmetic: within clang's 256). */
+START_TEST(test_deep_expression_limit)
+{
+	char src[4096], *o = src;
+	o += sprintf(o, "CREATE SERVICE s (METHOD get REQUEST (n INT64));\n"
+			"CREATE ELEMENT e (n INT64) BEGIN ON REQUEST INSERT INTO output SELECT * FROM input WHERE n");
+	for (int i = 0; i < 63; i++)
+		o += sprintf(o, " + 1");
+	sprintf(o, " > 0;\nEND;\nCREATE CHAIN c ON s (e);\n");
+	struct adnc_unit *u;
+	char *d = compile("t.adn", src, &u);
+	ck_assert_msg(u->ir, "%s", d);
+	adnc_unit_free(u);
+	free(d);
+	if (!have_runtime_headers())
+		return;
+	char tmpl[] = "/tmp/adnc-test-XXXXXX", input[4200], cmd[8400];
+	ck_assert(mkdtemp(tmpl));
+	snprintf(input, sizeof(input), "%s/deep.adn", tmpl);
+	FILE *f = fopen(input, "w");
+	ck_assert(f);
+	fputs(src, f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "%s/bpf", root());
+	setenv("ADN_BPF_INCLUDE", cmd, 1);
+	snprintf(cmd, sizeof(cmd), "%s/headers", root());
+	setenv("ADN_HEADERS_INCLUDE", cmd, 1);
+	struct adnc_options opt = { .input = input, .outdir = tmpl };
+	ck_assert_int_eq(adnc_run(&opt), ADNC_EXIT_OK);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpl);
+	run(cmd);
+}
+END_TEST
+
+/* An input larger than 16 MiB, or a device, is refused before it is read
+ * whole (adnc /dev/zero would read until memory runs out). */
+START_TEST(test_input_limits)
+{
+	char tmpl[] = "/tmp/adnc-test-XXXXXX", input[4200], cmd[8400];
+	char *text = NULL;
+	size_t len = 0;
+	FILE *err = open_memstream(&text, &len);
+	ck_assert(mkdtemp(tmpl));
+	struct adnc_options o = { .input = "/dev/zero", .outdir = tmpl, .diag_out = err };
+	ck_assert_int_eq(adnc_run(&o), ADNC_EXIT_PROGRAM);
+	snprintf(input, sizeof(input), "%s/big.adn", tmpl);
+	FILE *f = fopen(input, "w");
+	ck_assert(f);
+	ck_assert_int_eq(ftruncate(fileno(f), (16 << 20) + 1), 0);
+	fclose(f);
+	o.input = input;
+	ck_assert_int_eq(adnc_run(&o), ADNC_EXIT_PROGRAM);
+	fclose(err);
+	ck_assert_msg(strstr(text, "adnc: error: /dev/zero: not a regular file\n"), "%s", text);
+	ck_assert_msg(strstr(text, "big.adn: larger than 16777216 bytes\n"), "%s", text);
+	free(text);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpl);
+	run(cmd);
+}
+END_TEST
+
+
 static void compile_all_outputs(const char *src, size_t len)
 {
 	FILE *devnull = fopen("/dev/null", "w");
@@ -854,6 +965,7 @@ static Suite *compiler_suite(void)
 	TCase *gen = tcase_create("codegen");
 	tcase_set_timeout(gen, 30);
 	tcase_add_test(gen, test_golden_kv_plan);
+	tcase_add_test(gen, test_golden_s2_plan);
 	tcase_add_test(gen, test_golden_features_plan);
 	tcase_add_test(gen, test_kv_bpf_shape);
 	tcase_add_test(gen, test_kv_compiles_with_clang);
@@ -877,6 +989,9 @@ static Suite *compiler_suite(void)
 	TCase *fuzz = tcase_create("robustness");
 	tcase_set_timeout(fuzz, 30);
 	tcase_add_test(fuzz, test_fuzz_no_crash);
+	tcase_add_test(fuzz, test_deep_expressions);
+	tcase_add_test(fuzz, test_deep_expression_limit);
+	tcase_add_test(fuzz, test_input_limits);
 	suite_add_tcase(s, fuzz);
 	return s;
 }
