@@ -49,14 +49,21 @@ expect_eq() { # what expected actual
 	[ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"
 }
 
-# binomial_range N P : "lo hi", the counts of Binomial(N, P) outside which a
-# fair draw falls once in a million runs (normal approximation, mean +-
-# 4.89 sd). Wide enough that CI never fails by chance across the suite's
-# many draws; narrow enough to catch a wrong probability (at N=10000,
-# p=0.05: [393, 607], so 0.04 or 0.06 already fail).
+# binomial_range N P [Z] : "lo hi", the acceptance interval of a count drawn
+# from Binomial(N, P) by the normal approximation: mean +- Z sd, widened to
+# whole counts (lo rounded down, hi rounded up). A fair draw falls outside
+# it with the two-sided probability of Z:
+#   Z = 4.89   (the default) one run in a million: wide enough that CI never
+#              fails by chance across the suite's many draws (at N=10000,
+#              p=0.05: [393, 607], so 0.04 or 0.06 already fail);
+#   Z = 3.2905 the 99.9% interval: one run in a thousand fails by design
+#              (at N=10000, p=0.05: [428, 572]).
+# A test states which interval it uses and, if it asserts a 99.9% (or
+# narrower) interval, that it fails that often by chance.
 binomial_range() {
-	awk -v n="$1" -v p="$2" 'BEGIN { m = n * p; d = 4.89 * sqrt(n * p * (1 - p));
-		printf "%d %d\n", int(m - d), int(m + d + 1) }'
+	awk -v n="$1" -v p="$2" -v z="${3:-4.89}" 'BEGIN { m = n * p; d = z * sqrt(n * p * (1 - p));
+		lo = m - d; hi = m + d; l = int(lo); if (l > lo) l--; h = int(hi); if (h < hi) h++;
+		if (l < 0) l = 0; if (h > n) h = n; printf "%d %d\n", l, h }'
 }
 
 expect_range() { # what lo hi actual

@@ -89,6 +89,24 @@ static bool valid_chain(const char *cmd, const char *chain)
 	return false;
 }
 
+/* ELEMENT.NAME (a table or a parameter) is syntax: a wrong one is a usage
+ * error, found before the chain is looked at (maps/pinned.c applies the
+ * same rule when it opens the table). */
+static bool valid_dotted(const char *cmd, const char *what, const char *dotted)
+{
+	const char *dot = strchr(dotted, '.');
+	char elem[64];
+
+	if (dot && (size_t)(dot - dotted) < sizeof(elem)) {
+		snprintf(elem, sizeof(elem), "%.*s", (int)(dot - dotted), dotted);
+		if (adn_name_valid(elem) && adn_name_valid(dot + 1))
+			return true;
+	}
+	error_line(cmd, "'%s': expected ELEMENT.%s, e.g. %s", dotted, what,
+		   !strcmp(what, "TABLE") ? "acl.ac_tab" : "fault.probability");
+	return false;
+}
+
 /* ---- table ----------------------------------------------------------- */
 
 static void table_usage(FILE *out)
@@ -237,7 +255,7 @@ static int cmd_table(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	const char *chain = argv[0], *table = argv[1], *op = argv[2];
-	if (!valid_chain("table", chain))
+	if (!valid_chain("table", chain) || !valid_dotted("table", "TABLE", table))
 		return EXIT_USAGE;
 	if (strcmp(op, "insert") && strcmp(op, "delete") && strcmp(op, "list")) {
 		error_line("table", "unknown operation '%s' (insert, delete, list)", op);
@@ -294,7 +312,7 @@ static int cmd_param(int argc, char **argv)
 		param_usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (!valid_chain("param", argv[0]))
+	if (!valid_chain("param", argv[0]) || (argc >= 2 && !valid_dotted("param", "PARAM", argv[1])))
 		return EXIT_USAGE;
 	if (adn_table_open_pin(&t, argv[0], "adn_params", "adn_params", &err)) {
 		error_line("param", "%s", err.msg);
@@ -460,17 +478,34 @@ static int cmd_log(int argc, char **argv)
 		error_line("log", "--format binary needs -o FILE (or a pipe), not a terminal");
 		return EXIT_USAGE;
 	}
-	FILE *out = path ? fopen(path, binary ? "w" : "a") : stdout;
-	if (!out) {
-		error_line("log", "%s: %s", path, strerror(errno));
+	/* Find the chain and its LOG tables before FILE is created or
+	 * truncated (--format binary): a failed `log` leaves FILE as it was. */
+	struct adn_log_drain *d = adn_log_drain_open(chain, stdout, &err);
+	if (!d) {
+		error_line("log", "%s", err.msg);
 		return EXIT_RUNTIME;
 	}
-	struct adn_log_drain *d = adn_log_drain_open(chain, out, &err);
+	bool created = false;
+	FILE *out = stdout;
+	if (path) {
+		adn_log_drain_close(d);
+		created = access(path, F_OK) && errno == ENOENT;
+		out = fopen(path, binary ? "w" : "a");
+		if (!out) {
+			error_line("log", "%s: %s", path, strerror(errno));
+			return EXIT_RUNTIME;
+		}
+		d = adn_log_drain_open(chain, out, &err);
+	}
 	if (!d || (binary && adn_log_drain_binary(d, &err))) {
+		/* the chain went away meanwhile, or the header failed */
 		error_line("log", "%s", err.msg);
 		adn_log_drain_close(d);
-		if (path)
+		if (path) {
 			fclose(out);
+			if (created)
+				unlink(path);
+		}
 		return EXIT_RUNTIME;
 	}
 	uint64_t lost = 0;
