@@ -1,5 +1,7 @@
 #include "build.h"
 
+#include "diag.h"
+
 #include <errno.h>
 #include <libgen.h>
 #include <stdlib.h>
@@ -78,7 +80,58 @@ int build_find_dirs(struct build_dirs *dirs, FILE *err)
 	return 0;
 }
 
+/* Reads clang's diagnostics (in t) and echoes them on err unless they are a
+ * stack-limit failure, which the caller turns into a DSL diagnostic. */
+static int clang_output(FILE *t, int ok, FILE *err, struct build_failure *bf)
+{
+	char line[4096];
+	int stack = 0;
+
+	if (!t)
+		return ok ? 0 : -1;
+	rewind(t);
+	while (fgets(line, sizeof(line), t)) {
+		if (!strstr(line, "BPF stack limit"))
+			continue;
+		if (!stack && bf) {
+			/* "FILE:LINE:COL: error: Looks like the BPF stack limit ..." */
+			char *e = strstr(line, ": error:");
+			if (e) {
+				*e = '\0';
+				char *c = strrchr(line, ':');
+				if (c) {
+					*c = '\0';
+					char *l = strrchr(line, ':');
+					if (l) {
+						*l = '\0';
+						bf->line = (unsigned)strtoul(l + 1, NULL, 10);
+						snprintf(bf->file, sizeof(bf->file), "%s", line);
+					}
+				}
+			}
+		}
+		stack = 1;
+	}
+	if (stack && !ok && bf) {
+		bf->stack_limit = 1;
+		fclose(t);
+		return -2;
+	}
+	rewind(t);
+	size_t n;
+	while ((n = fread(line, 1, sizeof(line), t)) > 0)
+		fwrite(line, 1, n, err);
+	fclose(t);
+	return ok ? 0 : -1;
+}
+
 int build_bpf_object(const struct build_dirs *dirs, const char *src, const char *obj, FILE *err)
+{
+	return build_bpf_object_ex(dirs, src, obj, err, NULL) < 0 ? -1 : 0;
+}
+
+int build_bpf_object_ex(const struct build_dirs *dirs, const char *src, const char *obj, FILE *err,
+			struct build_failure *bf)
 {
 	const char *clang = getenv("CLANG");
 	char inc_bpf[PATH_MAX + 3], inc_hdr[PATH_MAX + 3], inc_arch[128];
@@ -111,13 +164,22 @@ int build_bpf_object(const struct build_dirs *dirs, const char *src, const char 
 	argv[argc++] = "-o";
 	argv[argc++] = (char *)obj;
 	argv[argc] = NULL;
+	if (bf)
+		memset(bf, 0, sizeof(*bf));
+	/* clang's diagnostics go to a temporary file: a stack-limit failure
+	 * is reported at the DSL instead (see build.h) */
+	FILE *t = tmpfile();
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid < 0) {
 		fprintf(err, "adnc: error: fork: %s\n", strerror(errno));
+		if (t)
+			fclose(t);
 		return -1;
 	}
 	if (pid == 0) {
+		if (t)
+			dup2(fileno(t), 2);
 		execvp(clang, argv);
 		fprintf(stderr, "adnc: error: cannot run '%s': %s (set CLANG)\n", clang, strerror(errno));
 		_exit(127);
@@ -126,10 +188,46 @@ int build_bpf_object(const struct build_dirs *dirs, const char *src, const char 
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR) {
 			fprintf(err, "adnc: error: waitpid: %s\n", strerror(errno));
+			if (t)
+				fclose(t);
 			return -1;
 		}
 	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return 0;
-	return -1;
+	return clang_output(t, WIFEXITED(status) && WEXITSTATUS(status) == 0, err, bf);
+}
+
+void build_report_stack_limit(struct diag *d, struct loc fallback, const char *chain, int net_size,
+			      const char *c_path, const struct build_failure *bf)
+{
+	const char *cb = strrchr(c_path, '/') ? strrchr(c_path, '/') + 1 : c_path;
+	const char *fb = strrchr(bf->file, '/') ? strrchr(bf->file, '/') + 1 : bf->file;
+	struct loc at = fallback;
+	char fn[128] = "";
+	FILE *f = strcmp(cb, fb) == 0 && bf->line ? fopen(c_path, "r") : NULL;
+
+	/* in the generated C: the nearest "<file>.adn:N:" comment above the
+	 * line, and the element function it is in */
+	if (f) {
+		char line[4096];
+		for (unsigned ln = 1; ln <= bf->line && fgets(line, sizeof(line), f); ln++) {
+			char dsl[256], name[128];
+			unsigned dl;
+			char *c = strstr(line, "/* ");
+			if (c && sscanf(c + 3, "%255[^: ]:%u:", dsl, &dl) == 2 && strstr(dsl, ".adn")) {
+				at.line = (int)dl;
+				at.col = 1;
+			}
+			if (sscanf(line, "static __always_inline int %127[A-Za-z0-9_](", name) == 1) {
+				snprintf(fn, sizeof(fn), "%s", name);
+				at = fallback;
+			}
+		}
+		fclose(f);
+	}
+	if (at.line != fallback.line || at.col != fallback.col)
+		diag_error(d, at, "the code of this statement (%s) needs more than the 512-byte BPF stack: compare fewer or shorter CHAR columns at once, or split the element",
+			   fn[0] ? fn : "generated C");
+	else
+		diag_error(d, at, "chain '%s' needs more than the 512-byte BPF stack (its %d bytes of network fields are copied onto it per frame, plus the table rows and CHAR values its statements build): read or store fewer or shorter CHAR columns, or split the elements",
+			   chain, net_size);
 }

@@ -141,7 +141,14 @@ static int write_outputs(const struct adnc_unit *u, const struct adnc_options *o
 		goto out;
 	}
 	snprintf(o_path, sizeof(o_path), "%.*s.bpf.o", (int)(strlen(c_path) - strlen(".bpf.c")), c_path);
-	if (build_bpf_object(&dirs, c_path, o_path, err) < 0) {
+	struct build_failure bf;
+	int built = build_bpf_object_ex(&dirs, c_path, o_path, err, &bf);
+	if (built == -2) {
+		build_report_stack_limit((struct diag *)&u->diag, u->ir->chain->loc, chain, u->ir->net_size,
+					 c_path, &bf);
+		fprintf(err, "1 error generated.\n");
+		rc = ADNC_EXIT_PROGRAM;
+	} else if (built < 0) {
 		fprintf(err, "adnc: internal error: clang failed on the generated %s.\n"
 			     "This is a bug in adnc, not in %s: please report it with the .adn file.\n",
 			c_path, u->diag.file);

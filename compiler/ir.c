@@ -180,6 +180,7 @@ static void collect_net_fields(struct arena *a, struct diag *d, struct ir_chain 
 					sorted[k++] = ir->net[ni];
 		memcpy(ir->net, sorted, sizeof(*sorted) * ir->n_net);
 	}
+	bool too_big = false;
 	for (size_t ni = 0; ni < ir->n_net; ni++) {
 		ir->net[ni].offset = ir->net_size;
 		ir->net_size += type_size(ir->net[ni].type);
@@ -187,8 +188,31 @@ static void collect_net_fields(struct arena *a, struct diag *d, struct ir_chain 
 			ir->n_header++;
 			ir->header_size = ir->net_size;
 		}
+		if (!too_big && ir->net_size > ADNC_NET_MAX) {
+			/* reported once, at the first field that crosses the limit */
+			too_big = true;
+			int total = 0;
+			for (size_t k = 0; k < ir->n_net; k++)
+				total += type_size(ir->net[k].type);
+			const struct ir_net_field *nf = &ir->net[ni];
+			const struct ir_element *reader = &ir->elems[nf->first_reader];
+			const struct element_decl *el = reader->decl;
+			struct loc at = ir->chain->loc;
+			for (size_t i = 0; i < el->n_reads + el->n_writes; i++) {
+				const struct field_decl *f = i < el->n_reads ? el->reads[i] : el->writes[i - el->n_reads];
+				const char *src = ir_field_source(reader, f);
+				if (src && strcmp(src, nf->name) == 0) {
+					at = f->loc;
+					break;
+				}
+			}
+			char tb[32];
+			diag_error(d, at, "network header would be %d bytes: the fields elements read in the kernel may take at most %d bytes (%d-byte frame prefix copied to the BPF stack, minus the %u-byte frame header); element '%s' reads '%s' %s at offset %d",
+				   total, ADNC_NET_MAX, ADNC_FRAME_PREFIX_MAX, ADN_HDR_LEN, el->name, nf->name,
+				   type_name(nf->type, tb, sizeof(tb)), nf->offset);
+		}
 	}
-	if (ir->header_size > 64)
+	if (!too_big && ir->header_size > 64)
 		diag_warning(d, ir->chain->loc, "the header fields take %d bytes; SmartNICs and switches see only the first 64 bytes of a frame",
 			     ir->header_size);
 }

@@ -9,6 +9,7 @@
 #include "arena.h"
 #include "ast.h"
 #include "diag.h"
+#include "../headers/adn_wire.h" /* ADN_HDR_LEN */
 
 /* A network field: a service field some element reads or rewrites, at a
  * fixed offset of every request body. A header field (header = true) is
@@ -16,6 +17,14 @@
  * a receiver hook); the others are sender-only: read only by elements
  * confined to the sender, they follow the header fields and are not part
  * of the header that receivers, NICs and switches parse. */
+/* The runtime copies the frame header and the network fields (struct
+ * adn_frame: struct adn_hdr + struct adn_net, header and sender-only fields
+ * alike) onto the BPF stack and asserts sizeof(struct adn_frame) <= 256 in
+ * bpf/adn_frame.h; keep this equal to that 256. ADN_HDR_LEN is
+ * headers/adn_wire.h's. */
+#define ADNC_FRAME_PREFIX_MAX 256
+#define ADNC_NET_MAX (ADNC_FRAME_PREFIX_MAX - (int)ADN_HDR_LEN)
+
 struct ir_net_field {
 	const char *name; /* the service's field name */
 	struct type type;

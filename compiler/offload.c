@@ -521,7 +521,15 @@ int offload_write_outputs(const struct adnc_unit *u, const struct adnc_options *
 	struct build_dirs dirs;
 	if (build_find_dirs(&dirs, err) < 0)
 		return ADNC_EXIT_USAGE;
-	if (build_bpf_object(&dirs, c_path, o_path, err) < 0) {
+	struct build_failure bf;
+	int built = build_bpf_object_ex(&dirs, c_path, o_path, err, &bf);
+	if (built == -2) {
+		build_report_stack_limit((struct diag *)&u->diag, u->ir->chain->loc, u->ir->chain->name,
+					 u->ir->net_size, c_path, &bf);
+		fprintf(err, "1 error generated.\n");
+		return ADNC_EXIT_PROGRAM;
+	}
+	if (built < 0) {
 		fprintf(err, "adnc: internal error: clang failed on the generated %s.\n"
 			     "This is a bug in adnc, not in %s: please report it with the .adn file.\n",
 			c_path, u->diag.file);

@@ -400,6 +400,46 @@ START_TEST(test_ten_compiles_with_clang)
 }
 END_TEST
 
+/* A program whose code needs more than the 512-byte BPF stack (the
+ * runtime copies the network fields onto it per frame) is the user's error:
+ * one diagnostic at the chain and exit 2, never clang's exit 3. */
+START_TEST(test_stack_limit_is_a_program_error)
+{
+	if (!have_runtime_headers()) {
+		fprintf(stderr, "SKIP: bpf/adn_bpf.h is missing: generated C not compiled\n");
+		return;
+	}
+	char tmpl[] = "/tmp/adnc-test-XXXXXX", input[4200], env[4096], cmd[8400];
+	ck_assert(mkdtemp(tmpl));
+	snprintf(input, sizeof(input), "%s/big.adn", tmpl);
+	FILE *f = fopen(input, "w");
+	ck_assert(f);
+	fputs("CREATE SERVICE s (METHOD get REQUEST (a CHAR(200), b CHAR(40)));\n"
+	      "CREATE ELEMENT e (a CHAR(200), b CHAR(40)) BEGIN\n"
+	      "  ON REQUEST\n"
+	      "    INSERT INTO output SELECT * FROM input WHERE a = 'x' AND b = 'y';\n"
+	      "END;\n"
+	      "CREATE CHAIN c ON s (e);\n", f);
+	fclose(f);
+	snprintf(env, sizeof(env), "%s/bpf", root());
+	setenv("ADN_BPF_INCLUDE", env, 1);
+	snprintf(env, sizeof(env), "%s/headers", root());
+	setenv("ADN_HEADERS_INCLUDE", env, 1);
+	char *out = NULL;
+	size_t len = 0;
+	FILE *diag = open_memstream(&out, &len);
+	struct adnc_options o = { .input = input, .outdir = tmpl, .diag_out = diag };
+	int rc = adnc_run(&o);
+	fclose(diag);
+	ck_assert_msg(rc == ADNC_EXIT_PROGRAM, "exit %d: %s", rc, out);
+	ck_assert_msg(strstr(out, "big.adn:6:14: error: chain 'c' needs more than the 512-byte BPF stack"), "%s", out);
+	ck_assert_msg(!strstr(out, "internal error") && !strstr(out, "Looks like"), "%s", out);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpl);
+	run(cmd);
+}
+END_TEST
+
 /* Every library element with its example chain. */
 static const char *const library[] = {
 	"acl", "logging", "fault", "ratelimit", "ratelimit_key", "metrics",
@@ -975,6 +1015,7 @@ static Suite *compiler_suite(void)
 	tcase_add_test(gen, test_cache_bpf_shape);
 	tcase_add_test(gen, test_reorder);
 	tcase_add_test(gen, test_ten_compiles_with_clang);
+	tcase_add_test(gen, test_stack_limit_is_a_program_error);
 	tcase_add_loop_test(gen, test_element_compiles_with_clang, 0,
 			    (int)(sizeof(library) / sizeof(library[0])));
 	tcase_add_test(gen, test_kv_header_roundtrip);
