@@ -94,6 +94,7 @@ struct adn_skb_stats {
 	__u64 malformed;  /* impossible headers: the stream was refused */
 	__u64 bad_layout; /* requests of another layout, answered FAILED_PRECONDITION */
 	__u64 batches;    /* strparser messages (batches of frames) the verdict ran on */
+	__u64 unrun;      /* batches passed without the chain's verdict (its slot was empty) */
 };
 
 struct {
@@ -364,6 +365,7 @@ int adn_skb_dispatch(struct __sk_buff *skb)
 
 	bpf_tail_call(skb, &adn_skb_progs, slot);
 	/* empty slot: pass the batch, keep the stream state (as adn_skb_verdict) */
+	ADN_SKB_COUNT(unrun);
 	st = adn_strp_of(skb, 0);
 	if (st && st->in_frame) {
 		__u32 off = st->off, mlen = st->mlen;

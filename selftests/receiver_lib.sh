@@ -5,7 +5,7 @@
 # (bpftool prints the per-CPU values as bytes: u64 little-endian fields in
 # the order of struct adn_skb_stats, bpf/adn_sk_skb.h)
 skb_stat() {
-	local names=(frames requests dropped rewritten malformed bad_layout batches) i k sum=0 b
+	local names=(frames requests dropped rewritten malformed bad_layout batches unrun) i k sum=0 b
 	for ((i = 0; i < ${#names[@]}; i++)); do [ "${names[$i]}" = "$2" ] && break; done
 	[ $i -lt ${#names[@]} ] || fail "skb_stat: no counter $2"
 	while read -r -a b; do
@@ -44,9 +44,35 @@ watch_strp_stall() {
 	done
 }
 
+# strp_read_sock_kernel : whether this kernel's strparser reads a socket
+# through tcp_bpf_strp_read_sock, the function with the stall bug of
+# docs/kernel-notes.md ("The receiver's socket"): Linux 6.14 and later, and
+# the stable kernels it was backported to (Debian's 6.1.192 and 6.12.117
+# have it). There, replies can come seconds late, or, at the end of a
+# connection's traffic, not at all, whatever adn does.
+strp_read_sock_kernel() { grep -q ' tcp_bpf_strp_read_sock$' /proc/kallsyms 2>/dev/null; }
+
 # strp_stall_skip [WHEN] : exit SKIP (77) naming the kernel bug, with the
 # stalled socket watch_strp_stall recorded.
 strp_stall_skip() {
-	echo "SKIP: kernel $(uname -r) stalled a strparser socket${1:+ $1} (tcp_bpf_strp_read_sock left copied_seq past rcv_nxt: $(head -1 "$TEST_TMP/strp_stall")); a kernel bug since Linux 6.14, not adn's (docs/kernel-notes.md, \"The receiver's socket\")"
+	echo "SKIP: kernel $(uname -r) stalled a strparser socket${1:+ $1} (tcp_bpf_strp_read_sock left copied_seq past rcv_nxt: $(head -1 "$TEST_TMP/strp_stall")); a kernel bug of Linux 6.14+ and of the stable kernels it was backported to, not adn's (docs/kernel-notes.md, \"The receiver's socket\")"
 	exit 77
+}
+
+# receiver_state CHAIN PORT : what a stalled receiver test needs to be
+# understood, on stdout: the sockets of PORT (queues, skmem), the
+# receiver's and the sender's counters, the per-socket stream state.
+receiver_state() {
+	echo "--- ss (port $2)"
+	ss -tmni "( sport = :$2 or dport = :$2 )" 2>&1 | head -40
+	echo "--- adn_skb_stats"
+	local n
+	for n in frames requests dropped rewritten malformed bad_layout batches unrun; do
+		printf '%s=%s ' $n "$(skb_stat "$1" $n)"
+	done
+	echo
+	echo "--- adn_stats"
+	"$ADN_LOAD" status "$1" --json | jq -c .stats
+	echo "--- adn_strp"
+	bpftool -j map dump pinned "$PIN_ROOT/$1/adn_strp" | jq -c '.[]' | head -20
 }

@@ -58,9 +58,19 @@ run() {
 	[ "$loc" = sk_skb ] && { kill $wpid 2>/dev/null; wait $wpid 2>/dev/null; }
 	out=$(cat "$TEST_TMP/$loc.a.json")
 	m=$(cat "$TEST_TMP/$loc.m.json")
-	if [ "$loc" = sk_skb ] && [ -s "$TEST_TMP/strp_stall" ] &&
-		[ "$(jq -s '[.[].status.deadline_exceeded // 0] | add' "$TEST_TMP/$loc.a.json" "$TEST_TMP/$loc.m.json")" != 0 ]; then
-		strp_stall_skip
+	local late
+	late=$(jq -s '[.[].status.deadline_exceeded // 0] | add' "$TEST_TMP/$loc.a.json" "$TEST_TMP/$loc.m.json")
+	if [ "$loc" = sk_skb ] && [ "$late" != 0 ]; then
+		[ -s "$TEST_TMP/strp_stall" ] && strp_stall_skip
+		if strp_read_sock_kernel; then
+			# skipped only if adn did its part: the receiver ran every
+			# request once and the server got every one it passed
+			stop_server
+			[ "$(skb_stat "$chain" requests)" = $((2 * N)) ] &&
+				[ "$(skb_stat "$chain" dropped)" = "$N" ] && [ "$(handled_by alice)" = "$N" ] ||
+				fail "sk_skb: $late calls without reply, and not every request was processed: receiver requests $(skb_stat "$chain" requests) dropped $(skb_stat "$chain" dropped), handled $(handled_by alice) (of $N each)"
+			strp_stall_skip "($late replies late; every request was processed)"
+		fi
 	fi
 	[ $arc = 0 ] || fail "$loc: alice: $out"
 	[ $mrc = 0 ] || fail "$loc: mallory run failed: $m"
@@ -189,7 +199,9 @@ KV_OBJ=$V1 attach_chain $CHU $PORTU "$CGU"
 	fail "update: no verdict dispatcher pins: $(ls "$PIN_ROOT/$CHU")"
 "$ADNCTL" table $CHU acl.ac_tab insert username=carol permission=W >/dev/null || fail "insert carol"
 # kv_watched OUTVAR ARGS... : kv on the update chain, watched for the
-# kernel's strparser stall (SKIP, as above); the JSON goes to OUTVAR.
+# kernel's strparser stall (SKIP, as above); the JSON goes to OUTVAR. The
+# checks around the updates call one at a time (--outstanding 1): the
+# stall strikes batches of frames, and these checks are about outcomes.
 kv_watched() {
 	local var=$1 kpid wpid rc=0
 	shift
@@ -201,16 +213,19 @@ kv_watched() {
 	kill $wpid 2>/dev/null
 	wait $wpid 2>/dev/null
 	printf -v "$var" '%s' "$(cat "$TEST_TMP/kvw.json")"
-	if [ $rc != 0 ] && [ -s "$TEST_TMP/strp_stall" ]; then
-		strp_stall_skip
+	if [ $rc != 0 ] && { [ -s "$TEST_TMP/strp_stall" ] ||
+		{ strp_read_sock_kernel && [ "$(jq -r '.lost' "$TEST_TMP/kvw.json")" -gt 0 ] 2>/dev/null; }; }; then
+		strp_stall_skip "($(jq -r '.lost' "$TEST_TMP/kvw.json") calls without reply)"
 	fi
 	return $rc
 }
 pin_id() { bpftool -j prog show pinned "$PIN_ROOT/$CHU/$1" | jq -r .id; }
 parser_id=$(pin_id prog_skb_parser) verdict_id=$(pin_id prog_skb_verdict) chain_id=$(pin_id prog_skb_chain)
 start_server "$CGU" $PORTU
-kv_watched out --user bob --count 200 --outstanding 16 || fail "update: bob on v1: $out"
+kv_watched out --user bob --count 200 --outstanding 1 || fail "update: bob on v1: $out"
 expect_eq "update: v1 denies bob" 200 "$(status_count "$out" permission_denied)"
+# what the receiver and the server count during the updates (deltas)
+req0=$(skb_stat $CHU requests) drop0=$(skb_stat $CHU dropped) resp0=$(chain_stat $CHU responses)
 start_bg upd-client "$CGU" "$KV_CLIENT" --host 127.0.0.1 --port $PORTU --json --user bob \
 	--duration 3000 --outstanding 128 --conns 4
 cpid=$BG_PID
@@ -232,31 +247,56 @@ sleep 0.3
 crc=0
 kill -0 $cpid 2>/dev/null || crc=1
 kill -INT $cpid 2>/dev/null
+# the client now waits for its outstanding calls (5 s at most): what is
+# still stuck a second later is in this picture (printed if it fails)
+sleep 1
+kill -0 $cpid 2>/dev/null && receiver_state $CHU $PORTU >"$TEST_TMP/upd-state" 2>&1
 wait $cpid || crc=$?
 kill $wpid 2>/dev/null
 wait $wpid 2>/dev/null
 c=$(cat "$TEST_TMP/upd-client.out")
-if [ $crc != 0 ] && [ -s "$TEST_TMP/strp_stall" ]; then
-	strp_stall_skip "during the updates"
-fi
-[ $crc = 0 ] || fail "update: client ended early or calls without reply: $c"
-sent=$(jq -r .sent <<<"$c")
+sent=$(jq -r '.sent // 0' <<<"$c")
 bob_ok=$(status_count "$c" ok)
 bob_denied=$(status_count "$c" permission_denied)
+lost=$(jq -r '.lost // 0' <<<"$c")
 note "update: client $(jq -c '{sent, ok, lost, status}' <<<"$c")"
+# Exact accounting, from the kernel's and the server's counters: every
+# request the client sent ran the receiver's verdict once (one version:
+# PERMISSION_DENIED from v1, passed by v2), every reply left the server
+# through its sk_msg, and every call the client saw end is one of those.
+req=$(($(skb_stat $CHU requests) - req0)) dropped=$(($(skb_stat $CHU dropped) - drop0))
+resp=$(($(chain_stat $CHU responses) - resp0))
+if [ $crc != 0 ] && [ "$lost" = 0 ]; then
+	cat "$TEST_TMP/upd-state" 2>/dev/null
+	fail "update: the client ended early: $c"
+fi
 [ "$sent" -gt 1000 ] || fail "update: too few RPCs during the updates: $c"
-expect_eq "update: none lost" 0 "$(jq -r .lost <<<"$c")"
-expect_eq "update: every call completed, OK (v2) or PERMISSION_DENIED (v1)" "$sent" $((bob_ok + bob_denied))
+expect_eq "update: every request ran the receiver's verdict once" "$sent" "$req"
+expect_eq "update: every reply left the server (sk_msg)" "$sent" "$resp"
+expect_eq "update: every call ended OK (v2), PERMISSION_DENIED (v1) or without reply" "$sent" \
+	$((bob_ok + bob_denied + lost))
+[ "$bob_ok" -le $((req - dropped)) ] && [ "$bob_denied" -le "$dropped" ] ||
+	fail "update: more outcomes than the receiver decided: ok $bob_ok of $((req - dropped)) passed, denied $bob_denied of $dropped"
 [ "$bob_ok" -gt 0 ] && [ "$bob_denied" -gt 0 ] || fail "update: outcomes did not switch: $c"
-kv_watched out --user bob --count 500 --outstanding 64 || fail "update: bob on v2: $out"
+if [ "$lost" != 0 ]; then
+	# a reply the server sent that the client did not get in time: the
+	# kernel's strparser stall (docs/kernel-notes.md), never adn's on a
+	# kernel without tcp_bpf_strp_read_sock
+	if ! strp_read_sock_kernel && [ ! -s "$TEST_TMP/strp_stall" ]; then
+		cat "$TEST_TMP/upd-state" 2>/dev/null
+		fail "update: $lost calls without reply on a kernel without the strparser stall: $c"
+	fi
+	note "update: $lost replies late (kernel $(uname -r) has tcp_bpf_strp_read_sock: its strparser stall, docs/kernel-notes.md); each was processed once and sent"
+fi
+kv_watched out --user bob --count 500 --outstanding 1 || fail "update: bob on v2: $out"
 expect_eq "update: v2 allows bob" 500 "$(status_count "$out" ok)"
-kv_watched out --user carol --count 200 --outstanding 16 || fail "update: carol: $out"
+kv_watched out --user carol --count 200 --outstanding 1 || fail "update: carol: $out"
 expect_eq "update: the row added before the updates survived" 200 "$(status_count "$out" ok)"
-kv_watched out --user mallory --count 200 --outstanding 16 || fail "update: mallory: $out"
+kv_watched out --user mallory --count 200 --outstanding 1 || fail "update: mallory: $out"
 expect_eq "update: v2 still denies mallory" 200 "$(status_count "$out" permission_denied)"
 stop_server
-expect_eq "update: server handled bob's allowed calls only (none duplicated)" $((bob_ok + 500)) \
-	"$(handled_by bob)"
+expect_eq "update: the handler got every request v2 passed, once, and none v1 denied" \
+	$((req - dropped + 500)) "$(handled_by bob)"
 expect_eq "update: impossible frames" 0 "$(skb_stat $CHU malformed)"
 expect_eq "update: the attached parser stays" "$parser_id" "$(pin_id prog_skb_parser)"
 expect_eq "update: the attached verdict dispatcher stays" "$verdict_id" "$(pin_id prog_skb_verdict)"
