@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/bpf.h>
+
 #include "adn_chaindir.h"
 #include "adn_err.h"
 #include "adn_snapshot.h"
@@ -142,9 +144,12 @@ static void restore_usage(FILE *out)
 		"the parameters it saved. Tables are matched by name, columns by name:\n"
 		"a column the chain added is zero (a parameter keeps its current value),\n"
 		"a column the chain removed is dropped, a column whose type changed is\n"
-		"refused. The whole file is checked (magic, version, CRCs, layout hash)\n"
-		"and every table converted in memory before anything is written: a bad\n"
-		"file or schema leaves the chain untouched.\n"
+		"refused. A table of FILE that CHAIN lacks is skipped, a table FILE lacks\n"
+		"is left as it is (a note on stderr each); a FILE none of whose tables is\n"
+		"in CHAIN (a snapshot of another chain) is refused. The whole file is\n"
+		"checked (magic, version, CRCs, layout hash) and every table converted in\n"
+		"memory before anything is written: a bad file or schema leaves the chain\n"
+		"untouched.\n"
 		"\n"
 		"Scale-out: restore one snapshot into several chains.\n"
 		"\n"
@@ -155,6 +160,56 @@ static void restore_usage(FILE *out)
 struct notes {
 	int n;
 };
+
+/* What a restore wrote: the file's tables that the chain has, and their
+ * rows (array rows past the chain's capacity are zero and not written). */
+struct restored {
+	int tables;
+	uint64_t rows;
+};
+
+static uint64_t rows_that_fit(const struct adn_snap_table *f, const struct adn_snap_table *l)
+{
+	uint64_t n = 0;
+	uint32_t idx;
+
+	if (l->map_type != BPF_MAP_TYPE_ARRAY && l->map_type != BPF_MAP_TYPE_PERCPU_ARRAY)
+		return f->nrows;
+	for (uint64_t r = 0; r < f->nrows; r++) {
+		memcpy(&idx, f->keys + r * f->key_size, sizeof(idx));
+		n += idx < l->max_entries;
+	}
+	return n;
+}
+
+static const char *skipped_text(int n)
+{
+	static char buf[48];
+
+	if (!n)
+		return "";
+	snprintf(buf, sizeof(buf), " (%d skipped: not in the chain)", n);
+	return buf;
+}
+
+static int count_restored(const struct adn_snap *s, const char *chain, struct restored *out,
+			  struct adn_err *err)
+{
+	struct adn_snap live;
+	int rc = adn_snap_schema(&live, chain, err);
+
+	if (rc)
+		return rc;
+	memset(out, 0, sizeof(*out));
+	for (int i = 0; i < s->n; i++)
+		for (int j = 0; j < live.n; j++)
+			if (!strcmp(s->t[i].name, live.t[j].name)) {
+				out->tables++;
+				out->rows += rows_that_fit(&s->t[i], &live.t[j]);
+			}
+	adn_snap_free(&live);
+	return 0;
+}
 
 static void print_note(void *ctx, const char *line)
 {
@@ -169,6 +224,7 @@ int cmd_restore(int argc, char **argv)
 	struct adn_snap s;
 	struct adn_err err;
 	struct notes notes = { 0 };
+	struct restored done;
 	struct adn_restore_opts opts = { .note = print_note, .ctx = &notes };
 	int rc, lock_fd;
 
@@ -203,8 +259,10 @@ int cmd_restore(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	rc = adn_snap_restore(&s, chain, &opts, &err);
-	close(lock_fd);
 	double t2 = now_ms();
+	if (!rc)
+		rc = count_restored(&s, chain, &done, &err);
+	close(lock_fd);
 	if (rc) {
 		loader_error("restore", "%s: %s", file, err.msg);
 		adn_snap_free(&s);
@@ -212,12 +270,14 @@ int cmd_restore(int argc, char **argv)
 	}
 	if (json)
 		printf("{\"chain\":\"%s\",\"file\":\"%s\",\"tables\":%d,\"rows\":%" PRIu64
-		       ",\"notes\":%d,\"read_ms\":%.1f,\"write_ms\":%.1f}\n",
-		       chain, file, s.n, total_rows(&s), notes.n, t1 - t0, t2 - t1);
+		       ",\"skipped\":%d,\"notes\":%d,\"read_ms\":%.1f,\"write_ms\":%.1f}\n",
+		       chain, file, done.tables, done.rows, s.n - done.tables, notes.n, t1 - t0,
+		       t2 - t1);
 	else
-		printf("restored %" PRIu64 " rows of %d tables from %s (chain %s) into %s "
+		printf("restored %" PRIu64 " rows of %d tables%s from %s (chain %s) into %s "
 		       "(read %.1f ms, write %.1f ms)\n",
-		       total_rows(&s), s.n, file, s.chain, chain, t1 - t0, t2 - t1);
+		       done.rows, done.tables, skipped_text(s.n - done.tables), file, s.chain, chain,
+		       t1 - t0, t2 - t1);
 	adn_snap_free(&s);
 	return EXIT_OK;
 }

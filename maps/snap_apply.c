@@ -188,11 +188,60 @@ struct conv {
 
 typedef void (*note_fn)(void *ctx, const char *line);
 
+static bool is_params(const struct adn_snap_table *t)
+{
+	return !strcmp(t->name, "adn_params");
+}
+
+/* "rate__burst" -> "rate.burst", as adnctl param names it */
+static void param_name(char *out, size_t len, const char *col)
+{
+	const char *sep = strstr(col, "__");
+
+	if (sep)
+		snprintf(out, len, "%.*s.%s", (int)(sep - col), col, sep + 2);
+	else
+		snprintf(out, len, "%s", col);
+}
+
+/* A column of the chain that the snapshot lacks. Restored parameters start
+ * from the live row (adn_snap_restore), so a parameter keeps its value. */
+static void note_new_col(const struct adn_snap_table *l, const struct adn_snap_col *c,
+			 note_fn note, void *ctx)
+{
+	char line[512], p[80];
+
+	if (is_params(l)) {
+		param_name(p, sizeof(p), c->name);
+		snprintf(line, sizeof(line), "parameter %s is not in the snapshot: keeps its "
+			 "current value", p);
+	} else {
+		snprintf(line, sizeof(line), "table %.128s: column '%.64s' is new: set to zero in "
+			 "every restored row", l->name, c->name);
+	}
+	note(ctx, line);
+}
+
+static void note_dropped_col(const struct adn_snap_table *l, const struct adn_snap_col *c,
+			     note_fn note, void *ctx)
+{
+	char line[512], p[80];
+
+	if (is_params(l)) {
+		param_name(p, sizeof(p), c->name);
+		snprintf(line, sizeof(line), "parameter %s is not in the chain any more: dropped", p);
+	} else {
+		snprintf(line, sizeof(line), "table %.128s: column '%.64s' is not in the chain any "
+			 "more: dropped", l->name, c->name);
+	}
+	note(ctx, line);
+}
+
+static bool is_array(uint32_t t);
+
 static int conv_init(struct conv *cv, const struct adn_snap_table *f,
 		     const struct adn_snap_table *l, note_fn note, void *ctx, struct adn_err *err)
 {
-	char line[512];
-
 	cv->f = f;
 	cv->l = l;
 	cv->identical = f->key_size == l->key_size && f->value_size == l->value_size &&
@@ -203,19 +252,22 @@ static int conv_init(struct conv *cv, const struct adn_snap_table *f,
 		int ln = side ? l->nval : l->nkey, fn = side ? f->nval : f->nkey;
 		int fon = side ? f->nkey : f->nval;
 		int *map = side ? cv->vmap : cv->kmap;
+		/* An ARRAY table's index was named "key" by adnc before its key
+		 * struct was kept in BTF (docs/language.md): the same single
+		 * index column, now under its DSL name. */
+		bool old_index = !side && is_array(l->map_type) && ln == 1 && fn == 1 &&
+				 !strcmp(fc[0].name, "key") && !strcmp(fc[0].type, lc[0].type) &&
+				 col_index(fc, fn, lc[0].name) < 0;
 		for (int i = 0; i < ln; i++) {
-			int j = col_index(fc, fn, lc[i].name);
+			int j = old_index ? 0 : col_index(fc, fn, lc[i].name);
 			map[i] = j;
 			if (j < 0) {
 				if (col_index(fo, fon, lc[i].name) >= 0)
 					return adn_err_set(err, EINVAL, "table %s: column '%s' moved between "
 							   "key and value: refused", l->name, lc[i].name);
 				cv->identical = false;
-				if (note) {
-					snprintf(line, sizeof(line), "table %.128s: column '%.64s' is new: set to "
-						 "zero in every restored row", l->name, lc[i].name);
-					note(ctx, line);
-				}
+				if (note)
+					note_new_col(l, &lc[i], note, ctx);
 				continue;
 			}
 			if (strcmp(fc[j].type, lc[i].type))
@@ -225,14 +277,12 @@ static int conv_init(struct conv *cv, const struct adn_snap_table *f,
 			if (fc[j].offset != lc[i].offset || j != i)
 				cv->identical = false;
 		}
-		for (int j = 0; j < fn && note; j++)
+		for (int j = 0; j < fn && note && !old_index; j++)
 			if (col_index(lc, ln, fc[j].name) < 0 && col_index(side ? l->key : l->val,
 									    side ? l->nkey : l->nval,
 									    fc[j].name) < 0) {
 				cv->identical = false;
-				snprintf(line, sizeof(line), "table %.128s: column '%.64s' is not in the chain "
-					 "any more: dropped", l->name, fc[j].name);
-				note(ctx, line);
+				note_dropped_col(l, &fc[j], note, ctx);
 			}
 	}
 	return 0;
@@ -527,19 +577,85 @@ int adn_snap_check_compat(const struct adn_snap *from, const struct adn_snap *to
 	return 0;
 }
 
+/* "a, b, c" (the first few names), for one-line messages */
+static void table_names(char *out, size_t len, const struct adn_snap *s)
+{
+	size_t at = 0;
+	int shown = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < s->n && at < len; i++) {
+		if (is_params(&s->t[i]))
+			continue;
+		if (shown++ == 3) {
+			snprintf(out + at, len - at, ", ...");
+			return;
+		}
+		at += (size_t)snprintf(out + at, len - at, "%s%s", at ? ", " : "", s->t[i].name);
+	}
+}
+
+/* A snapshot of another chain: none of the file's state tables is in the
+ * live chain (a chain of another name with the same tables is fine:
+ * scale-out). Only parameters would be written: refused. */
+static int check_tables_match(const struct adn_snap *s, const struct adn_snap *live,
+			      const char *chain, struct adn_err *err)
+{
+	char names[200];
+	int nstate = 0;
+
+	for (int i = 0; i < s->n; i++) {
+		if (is_params(&s->t[i]))
+			continue;
+		if (find_table(live, s->t[i].name))
+			return 0;
+		nstate++;
+	}
+	if (!nstate)
+		return 0; /* parameters only */
+	table_names(names, sizeof(names), s);
+	return adn_err_set(err, EINVAL, "none of the snapshot's %d tables (%s) is in chain %s "
+			   "(the snapshot is of chain %s): refused", nstate, names, chain, s->chain);
+}
+
+/* one note per table restore leaves alone, either way */
+static void note_unmatched(const struct adn_snap *s, const struct adn_snap *live,
+			   const char *chain, note_fn note, void *ctx)
+{
+	char line[512];
+
+	for (int i = 0; note && i < s->n; i++)
+		if (!find_table(live, s->t[i].name)) {
+			snprintf(line, sizeof(line), "table %.128s (%" PRIu64 " rows) is not in chain "
+				 "%.64s: skipped", s->t[i].name, s->t[i].nrows, chain);
+			note(ctx, line);
+		}
+	for (int i = 0; note && i < live->n; i++)
+		if (!find_table(s, live->t[i].name)) {
+			snprintf(line, sizeof(line), "table %.128s of chain %.64s is not in the "
+				 "snapshot: left as it is", live->t[i].name, chain);
+			note(ctx, line);
+		}
+}
+
 int adn_snap_restore(const struct adn_snap *s, const char *chain,
 		     const struct adn_restore_opts *opts, struct adn_err *err)
 {
 	struct adn_snap live;
 	struct staged *sg;
 	int rc, n = 0;
-	char line[256];
 	note_fn note = opts ? opts->note : NULL;
 	void *ctx = opts ? opts->ctx : NULL;
 
 	rc = adn_snap_schema(&live, chain, err);
 	if (rc)
 		return rc;
+	rc = check_tables_match(s, &live, chain, err);
+	if (rc) {
+		adn_snap_free(&live);
+		return rc;
+	}
+	note_unmatched(s, &live, chain, note, ctx);
 	sg = calloc((size_t)s->n + 1, sizeof(*sg));
 	if (!sg) {
 		adn_snap_free(&live);
@@ -549,19 +665,13 @@ int adn_snap_restore(const struct adn_snap *s, const char *chain,
 	for (int i = 0; i < s->n; i++) {
 		const struct adn_snap_table *l = find_table(&live, s->t[i].name);
 		struct conv cv;
-		if (!l) {
-			if (note) {
-				snprintf(line, sizeof(line), "table %s is not in chain %s: skipped",
-					 s->t[i].name, chain);
-				note(ctx, line);
-			}
-			continue;
-		}
+		if (!l)
+			continue; /* noted above */
 		rc = conv_init(&cv, &s->t[i], l, note, ctx, err);
 		if (rc)
 			goto out;
 		uint8_t *base = NULL;
-		if (!cv.identical && !strcmp(l->name, "adn_params")) {
+		if (!cv.identical && is_params(l)) {
 			base = live_row0(chain, l, err);
 			if (!base) {
 				rc = -EIO;

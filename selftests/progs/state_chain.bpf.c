@@ -2,7 +2,8 @@
 /*
  * A test chain for state lifecycle (snapshot, restore, merge, migrate, hot
  * update) with every table kind adn maps onto BPF: HASH, LRU_HASH, ARRAY,
- * PERCPU_ARRAY, and a 1M-row HASH. Written by hand in adnc's style (same
+ * PERCPU_HASH, PERCPU_ARRAY, and a 1M-row HASH (BIG adds a 1M-row table of
+ * every other kind: big.lru, big.phash, big.arr, big.parr). Written by hand in adnc's style (same
  * runtime, names, .adn.meta) because the language does not yet have
  * UPDATE / runtime INSERT (docs/language.md, "Not in v0").
  * Built by the kernel tests:
@@ -10,7 +11,10 @@
  *         -DVERSION=1 -c selftests/progs/state_chain.bpf.c -o state1.bpf.o
  * VERSION (1..3) is counted per request in count.by_ver; WIDE adds a column
  * to count.hits (an incompatible layout for hot update); NARROW changes the
- * type of count.hits.n (a restore must refuse it).
+ * type of count.hits.n (a restore must refuse it); MORE_PARAM adds the
+ * parameter rate.floor. BIG_FILL is BIG with
+ * big.phash a plain HASH: the tests fill it with map_fill and restore it
+ * into a BIG chain (each row onto CPU 0).
  */
 #include "adn_bpf.h"
 
@@ -27,7 +31,15 @@ struct adn_net {
 
 struct adn_params {
 	__u64 rate__burst;
+#ifdef MORE_PARAM
+	__u64 rate__floor; /* a parameter older snapshots lack */
+#endif
 };
+#ifdef MORE_PARAM
+#define MORE_PARAM_META "param=rate.floor=7\n"
+#else
+#define MORE_PARAM_META ""
+#endif
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -88,6 +100,20 @@ struct {
 	__type(value, struct count__pcpu_val);
 } count__pcpu SEC(".maps");
 
+/* count.users: requests per user, one counter per CPU (SUM) */
+struct count__users_key {
+	char user[16];
+};
+struct count__users_val {
+	__u64 n;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct count__users_key);
+	__type(value, struct count__users_val);
+} count__users SEC(".maps");
+
 /* seen.users: last request per user, LRU (LAST at) */
 struct seen__users_key {
 	char user[16];
@@ -136,6 +162,47 @@ struct {
 	__type(value, struct big__rows_val);
 } big__rows SEC(".maps");
 
+#if defined(BIG) || defined(BIG_FILL)
+/* 1M rows of the other kinds, same row shape as big.rows (map_fill) */
+#ifdef BIG_FILL
+#define BIG_PHASH_TYPE BPF_MAP_TYPE_HASH
+#else
+#define BIG_PHASH_TYPE BPF_MAP_TYPE_PERCPU_HASH
+#endif
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1 << 20);
+	__type(key, struct big__rows_key);
+	__type(value, struct big__rows_val);
+} big__lru SEC(".maps");
+struct {
+	__uint(type, BIG_PHASH_TYPE);
+	__uint(max_entries, 1 << 20); /* preallocated: per-CPU allocations of 1M rows fail */
+	__type(key, struct big__rows_key);
+	__type(value, struct big__rows_val);
+} big__phash SEC(".maps");
+struct big__arr_key {
+	__u32 idx;
+};
+ADN_BTF_KEEP(struct big__arr_key, big__arr_key);
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1000000);
+	__type(key, __u32);
+	__type(value, struct big__rows_val);
+} big__arr SEC(".maps");
+struct big__parr_key {
+	__u32 idx;
+};
+ADN_BTF_KEEP(struct big__parr_key, big__parr_key);
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1000000);
+	__type(key, __u32);
+	__type(value, struct big__rows_val);
+} big__parr SEC(".maps");
+#endif
+
 /* rate.bucket: a token bucket (MIN); never drops, records what it would */
 struct rate__bucket_key {
 	__u32 idx;
@@ -152,6 +219,17 @@ struct {
 	__type(key, __u32);
 	__type(value, struct rate__bucket_val);
 } rate__bucket SEC(".maps");
+
+static __always_inline void count_user(struct adn_frame *f)
+{
+	struct count__users_val one = { .n = 1 }, *u;
+
+	u = bpf_map_lookup_elem(&count__users, f->net.username);
+	if (u)
+		u->n++; /* this CPU's copy */
+	else
+		bpf_map_update_elem(&count__users, f->net.username, &one, BPF_NOEXIST);
+}
 
 static __always_inline int count_request(struct adn_frame *f)
 {
@@ -181,6 +259,7 @@ static __always_inline int count_request(struct adn_frame *f)
 	p = bpf_map_lookup_elem(&count__pcpu, &zero);
 	if (p)
 		__sync_fetch_and_add(&p->requests, 1);
+	count_user(f);
 	pr.a = n;
 	pr.b = 2 * n;
 	bpf_map_update_elem(&pair__rows, f->net.username, &pr, BPF_ANY);
@@ -240,10 +319,11 @@ ADN_META("version=0\n"
 	 "element=count\n"
 	 "element=seen\n"
 	 "element=rate\n"
-	 "param=rate.burst=1000\n"
+	 "param=rate.burst=1000\n" MORE_PARAM_META
 	 "merge=count.hits SUM\n"
 	 "merge=count.by_ver SUM\n"
 	 "merge=count.pcpu SUM\n"
+	 "merge=count.users SUM\n"
 	 "merge=seen.users LAST at\n"
 	 "merge=big.rows MAX\n"
 	 "merge=rate.bucket MIN\n");
