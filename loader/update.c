@@ -68,6 +68,8 @@ struct swap {
 	struct mapent m[MAX_MAPS];
 	int n;
 	struct adn_snap old_schema; /* tables_from's schema */
+	const char *element;        /* migrate --element: only its tables come from tables_from */
+	struct adn_snap own_schema; /* with element: the chain's own schema, for the others */
 	int converted, reused, created;
 };
 
@@ -101,11 +103,29 @@ static void map_rel(const char *name, char *rel, size_t len, char *label, size_t
 	}
 }
 
+/* Whether table label "elem.table" (or pin path "elem/table") belongs to
+ * element el. */
+static bool of_element(const char *name, const char *el)
+{
+	size_t n = strlen(el);
+	return !strncmp(name, el, n) && (name[n] == '.' || name[n] == '/');
+}
+
+/* Where a map of the new code comes from: the chain itself (its runtime
+ * maps; with migrate --element, the other elements' tables too) or
+ * tables_from. */
+static bool from_own(const struct swap *w, const char *rel)
+{
+	return is_runtime(rel) || (w->element && !of_element(rel, w->element));
+}
+
 static const struct adn_snap_table *old_table(const struct swap *w, const char *name)
 {
-	for (int i = 0; i < w->old_schema.n; i++)
-		if (!strcmp(w->old_schema.t[i].name, name))
-			return &w->old_schema.t[i];
+	const struct adn_snap *sc = w->element && !of_element(name, w->element) ? &w->own_schema
+										 : &w->old_schema;
+	for (int i = 0; i < sc->n; i++)
+		if (!strcmp(sc->t[i].name, name))
+			return &sc->t[i];
 	return NULL;
 }
 
@@ -129,7 +149,7 @@ static int plan_maps(struct swap *w, struct adn_err *err)
 		e->old_fd = -1;
 		map_rel(bpf_map__name(map), e->rel, sizeof(e->rel), e->label, sizeof(e->label));
 		bool runtime = is_runtime(e->rel);
-		const char *from = runtime ? w->chain : w->tables_from;
+		const char *from = from_own(w, e->rel) ? w->chain : w->tables_from;
 		adn_chain_path(path, sizeof(path), from, e->rel);
 		e->old_fd = bpf_obj_get(path);
 		if (e->old_fd < 0) {
@@ -503,6 +523,7 @@ static void swap_free(struct swap *w)
 		free(w->m[i].before.vals);
 	}
 	adn_snap_free(&w->old_schema);
+	adn_snap_free(&w->own_schema);
 	bpf_object__close(w->obj);
 }
 
@@ -727,6 +748,23 @@ int cmd_update(int argc, char **argv)
 
 /* ---- migrate ---------------------------------------------------------------- */
 
+/* Keeps only element el's tables of s; the number kept. */
+static int snap_keep_element(struct adn_snap *s, const char *el)
+{
+	int k = 0;
+
+	for (int i = 0; i < s->n; i++) {
+		if (of_element(s->t[i].name, el)) {
+			s->t[k++] = s->t[i];
+			continue;
+		}
+		free(s->t[i].keys);
+		free(s->t[i].vals);
+	}
+	s->n = k;
+	return k;
+}
+
 static void migrate_usage(FILE *out)
 {
 	fprintf(out,
@@ -748,6 +786,8 @@ static void migrate_usage(FILE *out)
 		"\n"
 		"Options:\n"
 		"  -t, --to CHAIN2      the target chain (required)\n"
+		"  -e, --element NAME   move only element NAME's tables (CHAIN2 must have\n"
+		"                       them); the other elements keep CHAIN's own state\n"
 		"  -d, --detach-source  detach CHAIN afterwards (its connections then run\n"
 		"                       no chain)\n"
 		"  -j, --json           print a JSON summary\n"
@@ -758,6 +798,7 @@ int cmd_migrate(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "to", required_argument, NULL, 't' },
+		{ "element", required_argument, NULL, 'e' },
 		{ "detach-source", no_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -774,9 +815,10 @@ int cmd_migrate(int argc, char **argv)
 	int c, rc, lock_fd, code = EXIT_RUNTIME;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "t:djvh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:e:djvh", opts, NULL)) != -1) {
 		switch (c) {
 		case 't': to = optarg; break;
+		case 'e': w.element = optarg; break;
 		case 'd': detach_source = true; break;
 		case 'j': json = true; break;
 		case 'v': verbose = true; break;
@@ -821,6 +863,20 @@ int cmd_migrate(int argc, char **argv)
 		rc = receiver_swappable(chain, "migrate", &err);
 	if (!rc)
 		rc = adn_snap_schema(&w.old_schema, to, &err);
+	if (!rc && w.element) {
+		rc = adn_snap_schema(&w.own_schema, chain, &err);
+		for (int i = 0; !rc && i < 2; i++) {
+			const struct adn_snap *sc = i ? &w.old_schema : &w.own_schema;
+			bool found = false;
+			for (int k = 0; k < sc->n && !found; k++)
+				found = of_element(sc->t[k].name, w.element);
+			if (!found) {
+				rc = adn_err_set(&err, ENOENT, "chain %s has no table of element %s",
+						 i ? to : chain, w.element);
+				code = EXIT_SCHEMA;
+			}
+		}
+	}
 	if (!rc)
 		rc = open_obj(&w, elf, len, chain, &err);
 	if (!rc) {
@@ -833,6 +889,8 @@ int cmd_migrate(int argc, char **argv)
 	/* 1. copy */
 	if (!rc)
 		rc = adn_snap_take(&s0, chain, &err);
+	if (!rc && w.element)
+		snap_keep_element(&s0, w.element);
 	if (!rc)
 		rc = adn_snap_apply_delta(NULL, &s0, to, &err);
 	double t1 = now_ms();
@@ -854,6 +912,8 @@ int cmd_migrate(int argc, char **argv)
 	/* 4. delta */
 	if (!rc)
 		rc = adn_snap_take(&s1, chain, &err);
+	if (!rc && w.element)
+		snap_keep_element(&s1, w.element);
 	if (!rc)
 		rc = adn_snap_apply_delta(&s0, &s1, to, &err);
 	double t3 = now_ms();

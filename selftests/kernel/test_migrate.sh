@@ -86,4 +86,37 @@ note "a sent $sent (a's tables froze at $frozen); b holds $((sent + 500))"
 # the source can go: b's state stays
 "$ADN_LOAD" detach $CHAIN-a >/dev/null || fail "detach a"
 expect_eq "b keeps the state after a is gone" $((sent + 500)) "$(hits $CHAIN-b alice)"
+
+# One element's state only (--element count): c's count tables move to d,
+# its rate element keeps counting in c's own table, d's rate table is not
+# touched.
+for x in c:17113:CGA d:17114:CGB; do
+	IFS=: read -r n p v <<<"$x"
+	"$ADN_LOAD" attach --cgroup "${!v}" --port $p --name $CHAIN-$n "$TEST_TMP/v1.o" >/dev/null ||
+		fail "attach $n"
+	on_exit "'$ADN_LOAD' detach $CHAIN-$n"
+done
+consumed() { "$ADNCTL" table "$1" rate.bucket list --json | jq '.[0].consumed'; }
+"$ADN_LOAD" migrate $CHAIN-c --to $CHAIN-d --element nosuch 2>"$TEST_TMP/err"
+expect_eq "migrate of an element the chain lacks: exit" 4 $?
+grep -q "has no table of element nosuch" "$TEST_TMP/err" || fail "unclear: $(cat "$TEST_TMP/err")"
+start_server "$CGA" 17113
+start_bg client-c "$CGA" "$KV_CLIENT" --host 127.0.0.1 --port 17113 --json --user alice \
+	--duration 300 --outstanding 128 --conns 4
+cpid=$BG_PID
+wait_hits $CHAIN-c alice 1000
+"$ADN_LOAD" migrate $CHAIN-c --to $CHAIN-d --element count --json >"$TEST_TMP/mig2.json" ||
+	fail "migrate --element: $(cat "$TEST_TMP/mig2.json")"
+note "migrate --element count under load: $(cat "$TEST_TMP/mig2.json")"
+frozen=$(hits $CHAIN-c alice)
+wait_hits $CHAIN-d alice $((frozen + 1000))
+kill -INT $cpid
+wait $cpid || fail "client c lost calls: $(cat "$TEST_TMP/client-c.out")"
+sent=$(jq -r .sent "$TEST_TMP/client-c.out")
+expect_eq "c's count tables stop changing at the switch" "$frozen" "$(hits $CHAIN-c alice)"
+expect_eq "d's count = every request of c" "$sent" "$(hits $CHAIN-d alice)"
+expect_eq "c's rate element kept its own state and counted every request" "$sent" "$(consumed $CHAIN-c)"
+expect_eq "d's rate table untouched" 0 "$(consumed $CHAIN-d)"
+stop_server
+"$ADN_LOAD" detach $CHAIN-c >/dev/null || fail "detach c"
 echo ok
