@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Merge and split: two instances' snapshots merge by each table's policy
-# (SUM counters add, LAST keeps the newer row, MAX per column); the merge
+# (SUM counters add, LAST keeps the newer row, MAX and MIN per column); the merge
 # restores into one chain (scale-in) and into several (scale-out); snapshots
 # of different layouts are refused. Chain: selftests/progs/state_chain.bpf.c.
 source "$(dirname "$0")/../lib.sh"
@@ -56,6 +56,11 @@ expect_eq "LAST keeps its timestamp" "$(raw_at $CHAIN-b alice)" "$(raw_at $CHAIN
 "$ADN_LOAD" restore $CHAIN-c "$TEST_TMP/m2.snap" >/dev/null || fail "restore m2"
 expect_eq "LAST does not depend on file order" 200 \
 	"$("$ADNCTL" table $CHAIN-c seen.users list --json | jq '.[] | select(.user == "alice") | .rpc')"
+# MIN (rate.bucket, per column): a consumed 310 tokens, b 300
+bucket() { "$ADNCTL" table "$1" rate.bucket list --json | jq -r ".[0].$2"; }
+expect_eq "MIN per column: consumed" 300 "$(bucket $CHAIN-c consumed)"
+ta=$(bucket $CHAIN-a tokens) tb=$(bucket $CHAIN-b tokens)
+expect_eq "MIN per column: tokens" $((ta < tb ? ta : tb)) "$(bucket $CHAIN-c tokens)"
 # MAX: ids 0..499 are in both (3i vs 5i), 500..999 only in a
 expect_eq "MAX per column" "1000 2495 2997" \
 	"$("$ADNCTL" table $CHAIN-c big.rows list --json | jq -r '[length, (.[] | select(.id == 499) | .v), (.[] | select(.id == 999) | .v)] | join(" ")')"
