@@ -64,3 +64,29 @@ int xdp_detach_dev(const struct net_att *att, int prog_fd)
 	net_leave(saved);
 	return rc;
 }
+
+/* Replaces old_fd by prog_fd on the device (XDP_FLAGS_REPLACE: refused if
+ * another program is there now), in one netlink request. */
+int xdp_replace_dev(int prog_fd, int old_fd, const struct net_att *att, char *err, size_t errlen)
+{
+	int saved, rc;
+	unsigned ifindex;
+
+	rc = net_enter(att->netns, &saved);
+	if (rc) {
+		snprintf(err, errlen, "netns %s: %s", att->netns, strerror(-rc));
+		return rc;
+	}
+	ifindex = if_nametoindex(att->ifname);
+	if (!ifindex) {
+		rc = -errno;
+		snprintf(err, errlen, "device %s: %s", att->ifname, strerror(errno));
+	} else {
+		LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = old_fd);
+		rc = bpf_xdp_attach((int)ifindex, prog_fd, mode_flags(att) | XDP_FLAGS_REPLACE, &opts);
+		if (rc)
+			snprintf(err, errlen, "%s: replace XDP program: %s", att->ifname, strerror(-rc));
+	}
+	net_leave(saved);
+	return rc;
+}

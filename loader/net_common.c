@@ -211,3 +211,50 @@ void net_status_print(FILE *out, const char *chain)
 	fprintf(out, "  devices of %s (TC/XDP):\n", chain);
 	for_each_record(chain, print_one, out);
 }
+
+struct replace_ctx {
+	int tc_fd, xdp_fd, old_xdp_fd, rc, done;
+	char *err;
+	size_t errlen;
+};
+
+static void replace_one(const char *chain, const char *name, const struct net_att *att, void *ctx)
+{
+	struct replace_ctx *r = ctx;
+	(void)chain;
+	(void)name;
+	if (r->rc)
+		return;
+	if (att->hook == NET_TC)
+		r->rc = r->tc_fd < 0 ? -ENOENT : tc_replace_dev(r->tc_fd, att, r->err, r->errlen);
+	else
+		r->rc = r->xdp_fd < 0 ? -ENOENT : xdp_replace_dev(r->xdp_fd, r->old_xdp_fd, att, r->err,
+								  r->errlen);
+	if (r->rc == -ENOENT && !*r->err)
+		snprintf(r->err, r->errlen, "%s: no new %s program", att->ifname,
+			 att->hook == NET_TC ? "TC" : "XDP");
+	r->done += !r->rc;
+}
+
+int net_replace_chain(const char *chain, int tc_fd, int xdp_fd, char *err, size_t errlen)
+{
+	struct replace_ctx r = { .tc_fd = tc_fd, .xdp_fd = xdp_fd, .err = err, .errlen = errlen };
+
+	*err = '\0';
+	r.old_xdp_fd = prog_fd_of(chain, "prog_xdp");
+	for_each_record(chain, replace_one, &r);
+	if (r.old_xdp_fd >= 0)
+		close(r.old_xdp_fd);
+	return r.rc ? r.rc : r.done;
+}
+
+bool net_chain_has_devices(const char *chain)
+{
+	char path[PATH_MAX];
+
+	adn_chain_path(path, sizeof(path), chain, "prog_tc");
+	if (!access(path, F_OK))
+		return true;
+	adn_chain_path(path, sizeof(path), chain, "prog_xdp");
+	return !access(path, F_OK);
+}

@@ -33,6 +33,17 @@ int tc_destroy_qdisc(const struct net_att *att);
 int xdp_attach_dev(int prog_fd, struct net_att *att, bool native, char *err, size_t errlen);
 int xdp_detach_dev(const struct net_att *att, int prog_fd);
 
+/* Hot update and migrate: the recorded filter / XDP program replaced by
+ * prog_fd in one netlink request each. 0 or -errno (message in err). */
+int tc_replace_dev(int prog_fd, const struct net_att *att, char *err, size_t errlen);
+int xdp_replace_dev(int prog_fd, int old_fd, const struct net_att *att, char *err, size_t errlen);
+/* Every recorded attachment of chain gets tc_fd / xdp_fd (device by
+ * device, in record order); the number replaced, or -errno at the first
+ * failure (message in err). */
+int net_replace_chain(const char *chain, int tc_fd, int xdp_fd, char *err, size_t errlen);
+/* Whether chain was attached at TC or XDP (prog_tc / prog_xdp pinned). */
+bool net_chain_has_devices(const char *chain);
+
 void net_record_name(const struct net_att *att, char *buf, size_t len);
 int net_record_parse(const char *name, struct net_att *att);
 

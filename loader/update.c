@@ -41,6 +41,7 @@
 #include "adn_row.h"
 #include "adn_snapshot.h"
 #include "loader.h"
+#include "netdev.h"
 
 #define MAX_MAPS 128
 
@@ -65,6 +66,8 @@ struct swap {
 	struct bpf_program *sockops, *msg, *dispatch;
 	struct bpf_program *skb_verdict; /* receiver: the chain's stream verdict (slot 0 of
 					  * adn_skb_progs); its parser and dispatcher stay */
+	bool devices;                    /* the chain runs elements at TC / XDP (--dev) */
+	struct bpf_program *tc, *xdp;    /* devices: the new per-datagram programs */
 	struct mapent m[MAX_MAPS];
 	int n;
 	struct adn_snap old_schema; /* tables_from's schema */
@@ -234,23 +237,17 @@ static int receiver_swappable(const char *chain, const char *what, struct adn_er
 			   "cannot swap; detach it and attach it again", chain, what);
 }
 
-/* A chain attached at TC or XDP (adn-load attach --dev) runs its elements
- * there too, in programs attached to each interface, not behind a slot:
- * swapping the socket side alone would leave the devices on the old code,
- * and a migrate would leave them writing the source's tables. Refused
- * until those hooks get a slot of their own (docs/loader.md). */
-static int device_hooks_refused(const char *chain, const char *what, struct adn_err *err)
+/* A chain offloaded to a NIC (adn-load attach --offload) runs a program
+ * loaded for that device; update and migrate load programs for the host
+ * only. Refused (docs/offload.md). */
+static int offload_refused(const char *chain, const char *what, struct adn_err *err)
 {
-	static const char *pins[] = { "prog_tc", "prog_xdp" };
 	char path[PATH_MAX];
 
-	for (size_t i = 0; i < sizeof(pins) / sizeof(pins[0]); i++) {
-		adn_chain_path(path, sizeof(path), chain, pins[i]);
-		if (!access(path, F_OK))
-			return adn_err_set(err, EOPNOTSUPP, "chain %s runs elements at %s (attached with "
-					   "--dev), which %s cannot swap; detach it and attach the new object",
-					   chain, i ? "XDP" : "TC", what);
-	}
+	adn_chain_path(path, sizeof(path), chain, "offload");
+	if (!access(path, F_OK))
+		return adn_err_set(err, EOPNOTSUPP, "chain %s is offloaded to a NIC, which %s cannot "
+				   "swap; detach it and attach the new object", chain, what);
 	return 0;
 }
 
@@ -279,6 +276,14 @@ static int find_programs(struct swap *w, const char *what, struct adn_err *err)
 			w->dispatch = prog;
 		else if (type == BPF_PROG_TYPE_SK_MSG && !w->msg)
 			w->msg = prog;
+		else if (type == BPF_PROG_TYPE_SCHED_CLS || type == BPF_PROG_TYPE_XDP) {
+			/* loaded only for a chain attached to devices */
+			struct bpf_program **p = type == BPF_PROG_TYPE_XDP ? &w->xdp : &w->tc;
+			if (w->devices && !*p)
+				*p = prog;
+			else
+				bpf_program__set_autoload(prog, false);
+		}
 	}
 	if (!w->sockops || !w->msg || !w->dispatch)
 		return adn_err_set(err, EINVAL, "%s: no %s program (built with a runtime older than "
@@ -290,6 +295,14 @@ static int find_programs(struct swap *w, const char *what, struct adn_err *err)
 				   w->chain, what, !skb_parser ? "does not" :
 				   "has no stream verdict dispatcher adn_skb_dispatch (built with a runtime "
 				   "older than receiver hot update?)");
+	for (int i = 0; w->devices && i < 2; i++) {
+		char path[PATH_MAX];
+		adn_chain_path(path, sizeof(path), w->chain, i ? "prog_xdp" : "prog_tc");
+		if (!access(path, F_OK) && !(i ? w->xdp : w->tc))
+			return adn_err_set(err, EOPNOTSUPP, "chain %s runs elements at %s and %s has no %s "
+					   "program; detach the chain and attach the new object",
+					   w->chain, i ? "XDP" : "TC", what, i ? "XDP" : "TC");
+	}
 	/* the running chain's dispatchers stay; these are never loaded */
 	bpf_program__set_autoload(w->dispatch, false);
 	if (w->receiver) {
@@ -481,6 +494,17 @@ static int do_swap(struct swap *w, bool update_sockops, struct adn_err *err)
 					   slots[i].map, strerror(-rc),
 					   i ? " (the sk_msg side already runs the new code)" : "");
 	}
+	/* 2b. devices: each TC filter / XDP program replaced in one netlink
+	 * request (a datagram runs the old program or the new one, never
+	 * both); device by device, in record order */
+	if (w->devices) {
+		char why[256];
+		rc = net_replace_chain(w->chain, w->tc ? bpf_program__fd(w->tc) : -1,
+				       w->xdp ? bpf_program__fd(w->xdp) : -1, why, sizeof(why));
+		if (rc < 0)
+			return adn_err_set(err, -rc, "chain %s: %s (the socket side already runs the "
+					   "new code)", w->chain, why);
+	}
 	/* 3. sock_ops: bpf_link_update on every cgroup link (atomic per cgroup) */
 	if (update_sockops) {
 		int sfd = bpf_program__fd(w->sockops);
@@ -600,7 +624,9 @@ static void update_usage(FILE *out)
 		"adn_progs (the dispatcher's tail call): every connection, open or new,\n"
 		"runs the new code from its next sendmsg; no frame sees old and new\n"
 		"elements mixed. With elements at the receiver's sk_skb, slot 0 of\n"
-		"adn_skb_progs (the stream verdict dispatcher's) is swapped right after.\n"
+		"adn_skb_progs (the stream verdict dispatcher's) is swapped right after;\n"
+		"a chain attached at TC/XDP (--dev) gets each filter / XDP program\n"
+		"replaced in place (one netlink request per device).\n"
 		"sock_ops links are switched with bpf_link_update.\n"
 		"\n"
 		"Options:\n"
@@ -652,10 +678,11 @@ int cmd_update(int argc, char **argv)
 		loader_error("update", "chain %s is not attached (no %s/%s)", chain, ADN_PIN_ROOT, chain);
 		return EXIT_RUNTIME;
 	}
-	if (device_hooks_refused(chain, "hot update", &err)) {
+	if (offload_refused(chain, "hot update", &err)) {
 		loader_error("update", "%s", err.msg);
 		return EXIT_RUNTIME;
 	}
+	w.devices = net_chain_has_devices(chain);
 	w.receiver = chain_has_receiver(chain);
 	if (w.receiver) {
 		/* Its sockets copied the stream parser and verdict when they
@@ -707,6 +734,10 @@ int cmd_update(int argc, char **argv)
 		if (w.skb_verdict)
 			pinset_add(&ps, "prog_skb_chain", bpf_program__fd(w.skb_verdict));
 		pinset_add(&ps, "prog_sockops", bpf_program__fd(w.sockops));
+		if (w.tc)
+			pinset_add(&ps, "prog_tc", bpf_program__fd(w.tc));
+		if (w.xdp)
+			pinset_add(&ps, "prog_xdp", bpf_program__fd(w.xdp));
 		for (int i = 0; i < w.n; i++)
 			if (w.m[i].fate != FATE_REUSE)
 				pinset_add(&ps, w.m[i].rel, bpf_map__fd(w.m[i].map));
@@ -773,7 +804,7 @@ static void migrate_usage(FILE *out)
 		"Move the state of CHAIN into CHAIN2 (another attachment: another cgroup,\n"
 		"another network namespace on this kernel, or the same elements placed at\n"
 		"another hook), losing no update made while it moves. CHAIN2 must be\n"
-		"attached with the same table schemas; CHAIN not at TC/XDP.\n"
+		"attached with the same table schemas; CHAIN not offloaded to a NIC.\n"
 		"Protocol (docs/loader.md):\n"
 		"  1. copy: snapshot CHAIN, merge it into CHAIN2 by each table's policy\n"
 		"     (SUM columns added in the kernel with atomic adds);\n"
@@ -858,7 +889,8 @@ int cmd_migrate(int argc, char **argv)
 	w.tables_from = to;
 	/* a receiver chain relays through both slots, as update swaps them */
 	w.receiver = chain_has_receiver(chain);
-	rc = device_hooks_refused(chain, "migrate", &err);
+	rc = offload_refused(chain, "migrate", &err);
+	w.devices = net_chain_has_devices(chain);
 	if (!rc && w.receiver)
 		rc = receiver_swappable(chain, "migrate", &err);
 	if (!rc)
@@ -899,6 +931,10 @@ int cmd_migrate(int argc, char **argv)
 	pinset_add(&ps, "prog_chain", rc ? -1 : bpf_program__fd(w.msg));
 	if (w.skb_verdict)
 		pinset_add(&ps, "prog_skb_chain", bpf_program__fd(w.skb_verdict));
+	if (w.tc)
+		pinset_add(&ps, "prog_tc", bpf_program__fd(w.tc));
+	if (w.xdp)
+		pinset_add(&ps, "prog_xdp", bpf_program__fd(w.xdp));
 	if (!rc)
 		rc = pinset_stage(&ps, chain, &err);
 	if (!rc) {

@@ -9,7 +9,9 @@
 # the network and never reaches the handler, a client of another layout
 # gets FAILED_PRECONDITION from the network (counted in bad_layout), a
 # client sending layout 0 is not checked. status shows the devices;
-# detach leaves no filter, qdisc, XDP program or pin.
+# detach leaves no filter, qdisc, XDP program or pin. Hot update replaces
+# the TC and XDP programs in place (under load at TC), and migrate relays
+# a --dev chain to the target's tables.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../netns.sh"
 require_root
@@ -65,6 +67,13 @@ check_clean() { # LABEL
 
 # 1. the cost model's placement: everything at TC
 "$ADNC" "$TEST_TMP/kvu.adn" -o "$TEST_TMP/tc/" --explain >"$TEST_TMP/explain.txt" || fail "adnc"
+# v2 (hot update): acl also admits permission R
+sed "s/WHERE ac_tab.permission = 'W';/WHERE ac_tab.permission = 'W' OR ac_tab.permission = 'R';/" \
+	"$TEST_TMP/kvu.adn" >"$TEST_TMP/kvu2.adn"
+grep -q "OR ac_tab.permission = 'R'" "$TEST_TMP/kvu2.adn" || fail "kvu2.adn: the variant did not apply"
+"$ADNC" "$TEST_TMP/kvu2.adn" -o "$TEST_TMP/tc2/" >/dev/null || fail "adnc kvu2"
+"$ADNC" "$TEST_TMP/kvu2.adn" -o "$TEST_TMP/split2/" --place acl=xdp --place fault=xdp >/dev/null ||
+	fail "adnc kvu2 split"
 grep -qE '^  acl +at tc ' "$TEST_TMP/explain.txt" || fail "acl not placed at tc: $(cat "$TEST_TMP/explain.txt")"
 "$ADN_LOAD" attach --dev "$DEV@$NS_C" --port $PORT --name "$CHAIN" "$TEST_TMP/tc/kv.bpf.o" ||
 	fail "adn-load attach --dev"
@@ -73,21 +82,48 @@ st=$("$ADN_LOAD" status "$CHAIN")
 grep -q "tc egress  $DEV@$NS_C" <<<"$st" || fail "status shows no TC egress: $st"
 grep -q "tc ingress $DEV@$NS_C" <<<"$st" || fail "status shows no TC ingress: $st"
 check_outcomes tc
-# update and migrate cannot swap the devices' programs: refused, untouched
-tc_id=$(bpftool -j prog show pinned "/sys/fs/bpf/adn/$CHAIN/prog_tc" | jq .id)
-"$ADN_LOAD" update "$CHAIN" "$TEST_TMP/tc/kv.bpf.o" >"$TEST_TMP/upd.err" 2>&1 && fail "update of a --dev chain succeeded"
-grep -q "runs elements at TC (attached with --dev), which hot update cannot swap" "$TEST_TMP/upd.err" ||
-	fail "unclear update refusal: $(cat "$TEST_TMP/upd.err")"
-"$ADN_LOAD" attach --dev "$DEV@${NS_S[1]}" --port $PORT --name "$CHAIN-2" "$TEST_TMP/tc/kv.bpf.o" >/dev/null ||
+# Hot update at TC: v2's acl also admits permission R (bob). Each filter
+# gets the new program in one netlink request (same handle and priority);
+# 10 updates while alice keeps calling: every call completes.
+prog_id() { bpftool -j prog show pinned "/sys/fs/bpf/adn/$CHAIN/$1" | jq .id; }
+out=$(kv_udp --user bob --count 50) || fail "v1: bob: $out"
+expect_eq "v1 denies bob" 50 "$(status_count "$out" permission_denied)"
+tc_id=$(prog_id prog_tc)
+filters=$(in_ns "$NS_C" tc filter show dev "$DEV" egress | grep -o 'pref [0-9]* .*handle 0x[0-9a-f]*' | head -1)
+kv_udp --user alice --count 20000 --outstanding 16 >"$TEST_TMP/upd-alice.json" &
+apid=$!
+for ((i = 1; i <= 10; i++)); do
+	obj=$TEST_TMP/tc2/kv.bpf.o
+	((i % 2)) || obj=$TEST_TMP/tc/kv.bpf.o
+	((i == 10)) && obj=$TEST_TMP/tc2/kv.bpf.o
+	"$ADN_LOAD" update "$CHAIN" "$obj" >"$TEST_TMP/upd.out" 2>&1 || fail "update $i at TC: $(cat "$TEST_TMP/upd.out")"
+done
+wait $apid || fail "alice during the TC updates: $(cat "$TEST_TMP/upd-alice.json")"
+OK_TOTAL=$((OK_TOTAL + 20000))
+expect_eq "TC updates: every call of alice completed OK" 20000 "$(status_count "$(cat "$TEST_TMP/upd-alice.json")" ok)"
+[ "$(prog_id prog_tc)" != "$tc_id" ] || fail "update did not replace the TC program"
+expect_eq "the filters kept their priority and handle" "$filters" \
+	"$(in_ns "$NS_C" tc filter show dev "$DEV" egress | grep -o 'pref [0-9]* .*handle 0x[0-9a-f]*' | head -1)"
+expect_eq "one egress and one ingress filter, no more" 2 \
+	"$( (in_ns "$NS_C" tc filter show dev "$DEV" egress; in_ns "$NS_C" tc filter show dev "$DEV" ingress) | grep -c 'direct-action')"
+out=$(kv_udp --user bob --count 50) || fail "v2: bob: $out"
+expect_eq "v2 at TC allows bob" 50 "$(status_count "$out" ok)"
+out=$(kv_udp --user mallory --count 50) || fail "v2: mallory: $out"
+expect_eq "v2 at TC still denies mallory" 50 "$(status_count "$out" permission_denied)"
+# migrate from a --dev chain: the relay's TC program uses the target's
+# tables and parameters (a row added to the target's acl decides the
+# source's traffic)
+"$ADN_LOAD" attach --dev "$DEV@${NS_S[1]}" --port $((PORT + 1)) --name "$CHAIN-2" "$TEST_TMP/tc2/kv.bpf.o" >/dev/null ||
 	fail "attach a second chain"
 on_exit "'$ADN_LOAD' detach '$CHAIN-2'"
-"$ADN_LOAD" migrate "$CHAIN" --to "$CHAIN-2" >"$TEST_TMP/mig.err" 2>&1 && fail "migrate of a --dev chain succeeded"
-grep -q "which migrate cannot swap" "$TEST_TMP/mig.err" || fail "unclear migrate refusal: $(cat "$TEST_TMP/mig.err")"
+"$ADNCTL" param "$CHAIN-2" fault.probability 0 >/dev/null || fail "$CHAIN-2: adnctl param"
+"$ADN_LOAD" migrate "$CHAIN" --to "$CHAIN-2" >"$TEST_TMP/mig.out" 2>&1 || fail "migrate of a --dev chain: $(cat "$TEST_TMP/mig.out")"
+out=$(kv_udp --user dave --count 20) || fail "before the row: dave: $out"
+expect_eq "dave (in no acl table) is denied" 20 "$(status_count "$out" permission_denied)"
+"$ADNCTL" table "$CHAIN-2" acl.ac_tab insert username=dave permission=W >/dev/null || fail "insert dave"
+out=$(kv_udp --user dave --count 50) || fail "after migrate: dave: $out"
+expect_eq "after migrate: the source's TC program reads the target's acl table" 50 "$(status_count "$out" ok)"
 "$ADN_LOAD" detach "$CHAIN-2" >/dev/null || fail "detach $CHAIN-2"
-expect_eq "refused update and migrate left the TC program" "$tc_id" \
-	"$(bpftool -j prog show pinned "/sys/fs/bpf/adn/$CHAIN/prog_tc" | jq .id)"
-out=$(kv_udp --user mallory --count 50) || fail "after the refusals: mallory: $out"
-expect_eq "after the refusals: mallory still denied" 50 "$(status_count "$out" permission_denied)"
 "$ADN_LOAD" detach "$CHAIN" >/dev/null || fail "detach"
 check_clean tc
 
@@ -104,6 +140,17 @@ grep -q "say which" "$TEST_TMP/err.txt" || fail "unclear error: $(cat "$TEST_TMP
 st=$("$ADN_LOAD" status "$CHAIN")
 grep -q "xdp generic $DEV@${NS_S[1]}" <<<"$st" || fail "status shows no XDP: $st"
 check_outcomes split
+# hot update at XDP (and TC): XDP_FLAGS_REPLACE against the running program
+xdp_id=$(prog_id prog_xdp)
+out=$(kv_udp --user bob --count 50) || fail "split v1: bob: $out"
+expect_eq "split v1 denies bob" 50 "$(status_count "$out" permission_denied)"
+"$ADN_LOAD" update "$CHAIN" "$TEST_TMP/split2/kv.bpf.o" >"$TEST_TMP/upd.out" 2>&1 ||
+	fail "update at XDP: $(cat "$TEST_TMP/upd.out")"
+[ "$(prog_id prog_xdp)" != "$xdp_id" ] || fail "update did not replace the XDP program"
+expect_eq "the device runs the new XDP program" "$(prog_id prog_xdp)" \
+	"$(in_ns "${NS_S[1]}" ip -j link show dev "$DEV" | jq '.[0].xdp.prog.id // .[0].xdp.attached[0].prog.id')"
+out=$(kv_udp --user bob --count 50) || fail "split v2: bob: $out"
+expect_eq "split v2 at XDP allows bob" 50 "$(status_count "$out" ok)"
 "$ADN_LOAD" detach "$CHAIN" >/dev/null || fail "detach split"
 check_clean split
 
