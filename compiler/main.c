@@ -1,4 +1,5 @@
 /* adnc: the adn compiler's command line. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -43,6 +44,21 @@ static void usage(FILE *out)
 	      out);
 }
 
+/* A usage error (an unknown option, a missing or extra argument): its one
+ * line, then where to look; returns the exit status. */
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("adnc: error: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'adnc --help'.\n", stderr);
+	return ADNC_EXIT_USAGE;
+}
+
 static int verify_object_cli(const char *obj)
 {
 	char c_path[4096];
@@ -82,13 +98,13 @@ int main(int argc, char **argv)
 		} else if (strcmp(a, "--verify-object") == 0) {
 			/* an object built (or edited) outside adnc: X.bpf.o with its
 			 * generated source X.bpf.c beside it */
-			if (++i == argc) {
-				fprintf(stderr, "adnc: error: --verify-object needs X.bpf.o\n");
-				return ADNC_EXIT_USAGE;
-			}
+			if (++i == argc)
+				return usage_error("--verify-object needs X.bpf.o");
 			return verify_object_cli(argv[i]);
 		} else if (strcmp(a, "--target") == 0 || strncmp(a, "--target=", 9) == 0) {
-			const char *v = a[8] == '=' ? a + 9 : ++i < argc ? argv[i] : "";
+			const char *v = a[8] == '=' ? a + 9 : ++i < argc ? argv[i] : NULL;
+			if (!v)
+				return usage_error("--target needs host or offload");
 			if (strcmp(v, "offload") && strcmp(v, "host")) {
 				fprintf(stderr, "adnc: error: --target needs host or offload\n");
 				return ADNC_EXIT_USAGE;
@@ -100,8 +116,11 @@ int main(int argc, char **argv)
 			bool hook = a[2] == 'h';
 			const char *v = ++i < argc ? argv[i] : NULL;
 			char *eq = v && !hook ? strchr(v, '=') : NULL;
-			if (!v || (!hook && !eq) || n_forced == sizeof(forced) / sizeof(forced[0])) {
-				fprintf(stderr, "adnc: error: %s needs %s\n", a, hook ? "HOOK" : "ELEMENT=HOOK");
+			if (!v || (!hook && !eq))
+				return usage_error("%s needs %s", a, hook ? "HOOK" : "ELEMENT=HOOK");
+			if (n_forced == sizeof(forced) / sizeof(forced[0])) {
+				fprintf(stderr, "adnc: error: %s: at most %zu\n", a,
+					sizeof(forced) / sizeof(forced[0]));
 				return ADNC_EXIT_USAGE;
 			}
 			if (eq)
@@ -115,36 +134,25 @@ int main(int argc, char **argv)
 			}
 			n_forced++;
 		} else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
-			if (++i == argc) {
-				fprintf(stderr, "adnc: error: %s needs a directory\n", a);
-				return ADNC_EXIT_USAGE;
-			}
+			if (++i == argc)
+				return usage_error("%s needs a directory", a);
 			o.outdir = argv[i];
 		} else if (strncmp(a, "-o", 2) == 0) {
 			o.outdir = a + 2;
 		} else if (strncmp(a, "--output=", 9) == 0) {
 			o.outdir = a + 9;
 		} else if (a[0] == '-' && a[1]) {
-			fprintf(stderr, "adnc: error: unknown option '%s'\n", a);
-			usage(stderr);
-			return ADNC_EXIT_USAGE;
+			return usage_error("unknown option '%s'", a);
 		} else if (o.input) {
-			fprintf(stderr, "adnc: error: more than one input file ('%s' and '%s')\n", o.input, a);
-			return ADNC_EXIT_USAGE;
+			return usage_error("more than one input file ('%s' and '%s')", o.input, a);
 		} else {
 			o.input = a;
 		}
 	}
-	if (!o.input) {
-		fputs("adnc: error: no input file\n", stderr);
-		usage(stderr);
-		return ADNC_EXIT_USAGE;
-	}
-	if (!o.outdir && !o.explain) {
-		fputs("adnc: error: no output directory (-o DIR), and no --explain\n", stderr);
-		usage(stderr);
-		return ADNC_EXIT_USAGE;
-	}
+	if (!o.input)
+		return usage_error("no input file");
+	if (!o.outdir && !o.explain)
+		return usage_error("no output directory (-o DIR), and no --explain");
 	o.forced = forced;
 	o.n_forced = n_forced;
 	return adnc_run(&o);

@@ -143,8 +143,8 @@ static int parse_args(int argc, char **argv, struct attach_args *a)
 		case 'h':
 			attach_usage(stdout);
 			exit(EXIT_OK);
-		default:
-			attach_usage(stderr);
+		default: /* getopt said which option */
+			loader_usage_hint("attach");
 			return EXIT_USAGE;
 		}
 	}
@@ -152,7 +152,7 @@ static int parse_args(int argc, char **argv, struct attach_args *a)
 		loader_error("attach", optind == argc ? "missing OBJ" :
 				       optind < argc - 1 ? "more than one OBJ given" :
 							   "at least one --cgroup is required");
-		attach_usage(stderr);
+		loader_usage_hint("attach");
 		return EXIT_USAGE;
 	}
 	a->obj_path = argv[optind];

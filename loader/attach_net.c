@@ -264,6 +264,7 @@ int cmd_attach_net(int argc, char **argv)
 			const char *v = a[5] == '=' ? a + 6 : (i + 1 < argc ? argv[++i] : NULL);
 			if (!v || p.n_devs == MAX_DEVS) {
 				loader_error("attach", !v ? "--dev needs [tc:|xdp:]IFACE[@NETNS]" : "too many --dev");
+				loader_usage_hint("attach");
 				return EXIT_USAGE;
 			}
 			p.devs[p.n_devs++] = v;
@@ -283,6 +284,7 @@ int cmd_attach_net(int argc, char **argv)
 	rest[n_rest] = NULL;
 	if (!obj_path) {
 		loader_error("attach", "missing OBJ");
+		loader_usage_hint("attach");
 		return EXIT_USAGE;
 	}
 	if (adn_meta_read_elf(&meta, obj_path, &err)) {

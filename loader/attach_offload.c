@@ -252,9 +252,14 @@ int cmd_attach_offload(int argc, char **argv)
 		if (!strcmp(a, "--offload") || !strcmp(a, "--name") || !strcmp(a, "-n") || !strcmp(a, "--port")) {
 			if (i + 1 == argc) {
 				loader_error("attach", "%s needs a value", a);
+				loader_usage_hint("attach");
 				return EXIT_USAGE;
 			}
 			const char *v = argv[++i];
+			if (a[2] == 'o' && (!strcmp(v, "-h") || !strcmp(v, "--help"))) {
+				usage(stdout); /* attach --offload --help */
+				return EXIT_OK;
+			}
 			if (a[2] == 'o')
 				dev = v;
 			else if (a[2] == 'p')
@@ -270,10 +275,11 @@ int cmd_attach_offload(int argc, char **argv)
 			return EXIT_OK;
 		} else if (a[0] == '-') {
 			loader_error("attach", "--offload: option %s does not apply (only --name, --port, -v)", a);
-			usage(stderr);
+			loader_usage_hint("attach");
 			return EXIT_USAGE;
 		} else if (obj_path) {
 			loader_error("attach", "more than one OBJ ('%s' and '%s')", obj_path, a);
+			loader_usage_hint("attach");
 			return EXIT_USAGE;
 		} else {
 			obj_path = a;
@@ -281,7 +287,7 @@ int cmd_attach_offload(int argc, char **argv)
 	}
 	if (!dev || !*dev || !obj_path) {
 		loader_error("attach", !obj_path ? "missing OBJ" : "--offload needs DEV");
-		usage(stderr);
+		loader_usage_hint("attach");
 		return EXIT_USAGE;
 	}
 	const char *at = strchr(dev, '@');

@@ -238,12 +238,12 @@ int cmd_detach(int argc, char **argv)
 			detach_usage(stdout);
 			return EXIT_OK;
 		}
-		detach_usage(stderr);
+		loader_usage_hint("detach"); /* after getopt's message */
 		return EXIT_USAGE;
 	}
 	if (optind != argc - 1) {
 		loader_error("detach", optind == argc ? "missing CHAIN" : "more than one CHAIN given");
-		detach_usage(stderr);
+		loader_usage_hint("detach");
 		return EXIT_USAGE;
 	}
 	chain = argv[optind];

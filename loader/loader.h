@@ -46,6 +46,9 @@ int loader_write_initial_rows(struct bpf_object *obj, const struct adn_meta *met
 
 /* "adn-load: <cmd>: <message>" on stderr. */
 void loader_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The line after a usage error (after loader_error's, or getopt's own):
+ * "Try 'adn-load CMD --help'." (CMD NULL: "Try 'adn-load --help'."). */
+void loader_usage_hint(const char *cmd);
 
 /* libbpf messages: kept in a buffer (and echoed with --verbose) so that a
  * failed load can show the verifier's log. */

@@ -45,6 +45,11 @@ void loader_error(const char *cmd, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+void loader_usage_hint(const char *cmd)
+{
+	fprintf(stderr, "Try 'adn-load %s%s--help'.\n", cmd ? cmd : "", cmd ? " " : "");
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -63,17 +68,24 @@ int main(int argc, char **argv)
 	};
 
 	if (argc < 2) {
-		usage(stderr);
+		fputs("adn-load: missing COMMAND\n", stderr);
+		loader_usage_hint(NULL);
 		return EXIT_USAGE;
 	}
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
 		usage(stdout);
 		return EXIT_OK;
 	}
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (!strcmp(argv[1], cmds[i].name))
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (!strcmp(argv[1], cmds[i].name)) {
+			/* getopt names argv[0] in its messages: "adn-load attach: ..." */
+			static char name[64];
+			snprintf(name, sizeof(name), "adn-load %s", argv[1]);
+			argv[1] = name;
 			return cmds[i].fn(argc - 1, argv + 1);
+		}
+	}
 	fprintf(stderr, "adn-load: unknown command '%s'\n", argv[1]);
-	usage(stderr);
+	loader_usage_hint(NULL);
 	return EXIT_USAGE;
 }

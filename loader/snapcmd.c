@@ -30,7 +30,8 @@ static uint64_t total_rows(const struct adn_snap *s)
 	return n;
 }
 
-/* 1 usage, 0 ok; sets *json, *help; leaves positional args in argv[optind..] */
+/* 1 usage (the error and the hint printed), 0 ok; sets *out, *json; exits
+ * after --help; leaves positional args in argv[optind..] */
 static int short_opts(int argc, char **argv, const char *cmd, void (*usage)(FILE *),
 		      const char **out, bool *json)
 {
@@ -46,8 +47,10 @@ static int short_opts(int argc, char **argv, const char *cmd, void (*usage)(FILE
 	while ((c = getopt_long(argc, argv, "o:jh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
-			if (!out)
+			if (!out) {
+				loader_error(cmd, "option -o does not apply");
 				goto bad;
+			}
 			*out = optarg;
 			break;
 		case 'j':
@@ -56,14 +59,13 @@ static int short_opts(int argc, char **argv, const char *cmd, void (*usage)(FILE
 		case 'h':
 			usage(stdout);
 			exit(EXIT_OK);
-		default:
+		default: /* getopt said which option */
 			goto bad;
 		}
 	}
 	return 0;
 bad:
-	(void)cmd;
-	usage(stderr);
+	loader_usage_hint(cmd);
 	return 1;
 }
 
@@ -102,7 +104,7 @@ int cmd_snapshot(int argc, char **argv)
 	if (optind != argc - 1 || !out) {
 		loader_error("snapshot", optind == argc ? "missing CHAIN" : !out ? "missing -o FILE"
 										 : "more than one CHAIN given");
-		snapshot_usage(stderr);
+		loader_usage_hint("snapshot");
 		return EXIT_USAGE;
 	}
 	const char *chain = argv[optind];
@@ -232,7 +234,7 @@ int cmd_restore(int argc, char **argv)
 		return EXIT_USAGE;
 	if (optind != argc - 2) {
 		loader_error("restore", "expected CHAIN FILE");
-		restore_usage(stderr);
+		loader_usage_hint("restore");
 		return EXIT_USAGE;
 	}
 	const char *chain = argv[optind], *file = argv[optind + 1];
@@ -310,7 +312,7 @@ int cmd_merge(int argc, char **argv)
 	n = argc - optind;
 	if (!out || n < 1) {
 		loader_error("merge", !out ? "missing -o OUT" : "no snapshot given");
-		merge_usage(stderr);
+		loader_usage_hint("merge");
 		return EXIT_USAGE;
 	}
 	in = calloc((size_t)n, sizeof(*in));

@@ -42,13 +42,14 @@ int cmd_status(int argc, char **argv)
 		case 'h':
 			status_usage(stdout);
 			return EXIT_OK;
-		default:
-			status_usage(stderr);
+		default: /* getopt said which option */
+			loader_usage_hint("status");
 			return EXIT_USAGE;
 		}
 	}
 	if (argc - optind > 1) {
 		loader_error("status", "more than one CHAIN given");
+		loader_usage_hint("status");
 		return EXIT_USAGE;
 	}
 	const char *chain = optind < argc ? argv[optind] : NULL;

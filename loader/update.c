@@ -634,7 +634,8 @@ static void update_usage(FILE *out)
 		"  -v, --verbose  show libbpf's messages\n"
 		"  -h, --help     this help\n"
 		"\n"
-		"Exit status: 0 ok, 1 usage, 2 runtime failure (the chain keeps its old\n"
+		"Exit status: 0 ok, 1 usage, 2 runtime failure (before the swap: the chain\n"
+		"keeps its old code; a failure after it says what already runs the new\n"
 		"code), 4 incompatible schema.\n");
 }
 
@@ -660,12 +661,12 @@ int cmd_update(int argc, char **argv)
 		case 'j': json = true; break;
 		case 'v': verbose = true; break;
 		case 'h': update_usage(stdout); return EXIT_OK;
-		default: update_usage(stderr); return EXIT_USAGE;
+		default: loader_usage_hint("update"); return EXIT_USAGE;
 		}
 	}
 	if (optind != argc - 2) {
 		loader_error("update", "expected CHAIN NEW_OBJ");
-		update_usage(stderr);
+		loader_usage_hint("update");
 		return EXIT_USAGE;
 	}
 	const char *chain = argv[optind], *obj = argv[optind + 1];
@@ -854,12 +855,12 @@ int cmd_migrate(int argc, char **argv)
 		case 'j': json = true; break;
 		case 'v': verbose = true; break;
 		case 'h': migrate_usage(stdout); return EXIT_OK;
-		default: migrate_usage(stderr); return EXIT_USAGE;
+		default: loader_usage_hint("migrate"); return EXIT_USAGE;
 		}
 	}
 	if (optind != argc - 1 || !to) {
 		loader_error("migrate", !to ? "missing --to CHAIN2" : "expected one source CHAIN");
-		migrate_usage(stderr);
+		loader_usage_hint("migrate");
 		return EXIT_USAGE;
 	}
 	const char *chain = argv[optind];

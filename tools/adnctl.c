@@ -24,8 +24,6 @@
 
 enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_RUNTIME = 2 };
 
-static void die_usage_hint(const char *cmd);
-
 static void error_line(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void error_line(const char *cmd, const char *fmt, ...)
 {
@@ -36,6 +34,13 @@ static void error_line(const char *cmd, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+/* The line after a usage error (an unknown option, a missing or extra
+ * argument), which error_line or getopt printed: where to look. */
+static void usage_hint(const char *cmd)
+{
+	fprintf(stderr, "Try 'adnctl %s%s--help'.\n", cmd ? cmd : "", cmd ? " " : "");
 }
 
 static void usage(FILE *out)
@@ -63,17 +68,27 @@ static void usage(FILE *out)
 }
 
 /* Options shared by the subcommands: --json and --help anywhere. Removes
- * them from argv; returns the new argc, or -1 after printing help. */
-static int take_common_flags(int argc, char **argv, bool *json, void (*help)(FILE *))
+ * them from argv; returns the new argc, -1 after printing help, or -2
+ * after a usage error (another --option; after "--" every argument is
+ * taken as it is, for a value that starts with "--"). */
+static int take_common_flags(const char *cmd, int argc, char **argv, bool *json,
+			     void (*help)(FILE *))
 {
+	bool opts = true;
 	int n = 0;
 
 	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j")) {
+		if (opts && (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))) {
 			*json = true;
-		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+		} else if (opts && (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))) {
 			help(stdout);
 			return -1;
+		} else if (opts && !strcmp(argv[i], "--")) {
+			opts = false;
+		} else if (opts && !strncmp(argv[i], "--", 2)) {
+			error_line(cmd, "unknown option '%s'", argv[i]);
+			usage_hint(cmd);
+			return -2;
 		} else {
 			argv[n++] = argv[i];
 		}
@@ -246,12 +261,12 @@ static int cmd_table(int argc, char **argv)
 	int rc;
 
 	argv++; /* past "table" */
-	argc = take_common_flags(argc - 1, argv, &json, table_usage);
+	argc = take_common_flags("table", argc - 1, argv, &json, table_usage);
 	if (argc < 0)
-		return EXIT_OK;
+		return argc == -1 ? EXIT_OK : EXIT_USAGE;
 	if (argc < 3) {
 		error_line("table", "expected CHAIN ELEMENT.TABLE insert|delete|list");
-		table_usage(stderr);
+		usage_hint("table");
 		return EXIT_USAGE;
 	}
 	const char *chain = argv[0], *table = argv[1], *op = argv[2];
@@ -259,10 +274,18 @@ static int cmd_table(int argc, char **argv)
 		return EXIT_USAGE;
 	if (strcmp(op, "insert") && strcmp(op, "delete") && strcmp(op, "list")) {
 		error_line("table", "unknown operation '%s' (insert, delete, list)", op);
+		usage_hint("table");
 		return EXIT_USAGE;
 	}
 	if (!strcmp(op, "list") && argc > 3) {
 		error_line("table list", "unexpected argument '%s'", argv[3]);
+		usage_hint("table");
+		return EXIT_USAGE;
+	}
+	if (strcmp(op, "list") && argc == 3) {
+		error_line(!strcmp(op, "delete") ? "table delete" : "table insert",
+			   "give the row as COL=VALUE ...");
+		usage_hint("table");
 		return EXIT_USAGE;
 	}
 	if (adn_table_open(&t, chain, table, &err)) {
@@ -304,12 +327,12 @@ static int cmd_param(int argc, char **argv)
 	int rc = EXIT_RUNTIME;
 
 	argv++;
-	argc = take_common_flags(argc - 1, argv, &json, param_usage);
+	argc = take_common_flags("param", argc - 1, argv, &json, param_usage);
 	if (argc < 0)
-		return EXIT_OK;
+		return argc == -1 ? EXIT_OK : EXIT_USAGE;
 	if (argc < 1 || argc > 3) {
 		error_line("param", "expected CHAIN [ELEMENT.PARAM [VALUE]]");
-		param_usage(stderr);
+		usage_hint("param");
 		return EXIT_USAGE;
 	}
 	if (!valid_chain("param", argv[0]) || (argc >= 2 && !valid_dotted("param", "PARAM", argv[1])))
@@ -462,13 +485,14 @@ static int cmd_log(int argc, char **argv)
 		case 'h':
 			log_usage(stdout);
 			return EXIT_OK;
-		default:
-			log_usage(stderr);
+		default: /* getopt said which option */
+			usage_hint("log");
 			return EXIT_USAGE;
 		}
 	}
 	if (optind != argc - 1) {
 		error_line("log", optind == argc ? "missing CHAIN" : "more than one CHAIN given");
+		usage_hint("log");
 		return EXIT_USAGE;
 	}
 	const char *chain = argv[optind];
@@ -564,11 +588,12 @@ static int cmd_stats(int argc, char **argv)
 	bool json = false;
 
 	argv++;
-	argc = take_common_flags(argc - 1, argv, &json, stats_usage);
+	argc = take_common_flags("stats", argc - 1, argv, &json, stats_usage);
 	if (argc < 0)
-		return EXIT_OK;
+		return argc == -1 ? EXIT_OK : EXIT_USAGE;
 	if (argc != 1) {
-		error_line("stats", "expected CHAIN");
+		error_line("stats", argc ? "more than one CHAIN given" : "missing CHAIN");
+		usage_hint("stats");
 		return EXIT_USAGE;
 	}
 	if (!valid_chain("stats", argv[0]))
@@ -629,11 +654,12 @@ static int cmd_replica(int argc, char **argv)
 	int fd, idx, rc = EXIT_OK;
 
 	argv++;
-	argc = take_common_flags(argc - 1, argv, &json, replica_usage);
+	argc = take_common_flags("replica", argc - 1, argv, &json, replica_usage);
 	if (argc < 0)
-		return EXIT_OK;
+		return argc == -1 ? EXIT_OK : EXIT_USAGE;
 	if (argc < 3) {
 		error_line("replica", "expected CHAIN ELEMENT add|remove|list ...");
+		usage_hint("replica");
 		return EXIT_USAGE;
 	}
 	if (!valid_chain("replica", argv[0]))
@@ -642,11 +668,13 @@ static int cmd_replica(int argc, char **argv)
 	bool add = !strcmp(op, "add"), remove = !strcmp(op, "remove"), list = !strcmp(op, "list");
 	if (!add && !remove && !list) {
 		error_line("replica", "unknown operation '%s' (add, remove or list)", op);
+		usage_hint("replica");
 		return EXIT_USAGE;
 	}
 	if ((list && argc != 3) || (remove && argc != 4) || (add && (argc < 4 || argc > 5))) {
 		error_line("replica", list ? "list takes no more arguments" :
 				      remove ? "expected remove ADDR:PORT" : "expected add ADDR:PORT [mac=MAC]");
+		usage_hint("replica");
 		return EXIT_USAGE;
 	}
 	if (!list && adn_replica_parse(argv[3], &r, &err)) {
@@ -695,21 +723,24 @@ static int cmd_replica(int argc, char **argv)
 	return rc;
 }
 
-static void die_usage_hint(const char *cmd)
-{
-	fprintf(stderr, "adnctl: unknown command '%s'\n", cmd);
-	usage(stderr);
-}
-
 static int cmd_log_decode(int argc, char **argv)
 {
 	struct adn_err err;
 
-	if (argc != 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		FILE *o = argc == 2 ? stdout : stderr;
-		fprintf(o, "Usage: adnctl log-decode FILE\n\n"
-			   "Print a binary log file (adnctl log --format binary) as JSON lines.\n");
-		return argc == 2 ? EXIT_OK : EXIT_USAGE;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			printf("Usage: adnctl log-decode FILE\n\n"
+			       "Print a binary log file (adnctl log --format binary) as JSON lines.\n");
+			return EXIT_OK;
+		}
+	}
+	if (argc != 2 || (argv[1][0] == '-' && argv[1][1])) {
+		if (argc == 2)
+			error_line("log-decode", "unknown option '%s'", argv[1]);
+		else
+			error_line("log-decode", argc < 2 ? "missing FILE" : "more than one FILE given");
+		usage_hint("log-decode");
+		return EXIT_USAGE;
 	}
 	FILE *in = fopen(argv[1], "rb");
 	if (!in) {
@@ -740,16 +771,24 @@ int main(int argc, char **argv)
 	};
 
 	if (argc < 2) {
-		usage(stderr);
+		fputs("adnctl: missing COMMAND\n", stderr);
+		usage_hint(NULL);
 		return EXIT_USAGE;
 	}
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
 		usage(stdout);
 		return EXIT_OK;
 	}
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (!strcmp(argv[1], cmds[i].name))
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (!strcmp(argv[1], cmds[i].name)) {
+			/* getopt names argv[0] in its messages: "adnctl log: ..." */
+			static char name[64];
+			snprintf(name, sizeof(name), "adnctl %s", argv[1]);
+			argv[1] = name;
 			return cmds[i].fn(argc - 1, argv + 1);
-	die_usage_hint(argv[1]);
+		}
+	}
+	fprintf(stderr, "adnctl: unknown command '%s'\n", argv[1]);
+	usage_hint(NULL);
 	return EXIT_USAGE;
 }

@@ -41,4 +41,15 @@ done
 # A file that does not exist, and a directory: one clear line, status 1 or 2.
 "$ADNC" "$TEST_TMP/nope.adn" -o "$TEST_TMP/x/" 2>"$TEST_TMP/err.txt" && fail "missing file accepted"
 [ "$(wc -l <"$TEST_TMP/err.txt")" -ge 1 ] || fail "no message for a missing file"
+# A usage error: the error line and a pointer to the help, exit 1; --help
+# prints the usage on stdout, exit 0.
+for args in "--bogus $src" "$src" "$src -o"; do
+	"$ADNC" $args >/dev/null 2>"$TEST_TMP/err.txt"
+	expect_eq "adnc $args: exit status" 1 $?
+	expect_eq "adnc $args: stderr lines" 2 "$(wc -l <"$TEST_TMP/err.txt")"
+	[ "$(tail -1 "$TEST_TMP/err.txt")" = "Try 'adnc --help'." ] ||
+		fail "adnc $args: no hint: $(cat "$TEST_TMP/err.txt")"
+done
+"$ADNC" --help >"$TEST_TMP/out.txt" 2>"$TEST_TMP/err.txt" || fail "adnc --help: exit status $?"
+grep -q "^usage: adnc" "$TEST_TMP/out.txt" && [ ! -s "$TEST_TMP/err.txt" ] || fail "adnc --help: usage not on stdout"
 echo ok
