@@ -133,6 +133,7 @@ struct column_decl {
 	struct type type;
 	struct loc loc;
 	bool primary_key;
+	struct expr *def; /* DEFAULT literal of a value column, or NULL */
 };
 
 enum table_kind { TABLE_HASH, TABLE_LRU, TABLE_ARRAY, TABLE_LOG, TABLE_PERCPU_HASH,

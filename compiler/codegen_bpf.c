@@ -458,6 +458,18 @@ static void build_meta(struct strbuf *meta, const struct ir_chain *ir)
 					sb_printf(meta, " %s=", ins->col_of[c]->name);
 					cg_meta_value(meta, ins->rows[r].vals[c]);
 				}
+				/* the columns left out that have a DEFAULT: written
+				 * out, so the loader needs no other source */
+				for (size_t tc = 0; tc < ins->tab->n_cols; tc++) {
+					const struct column_decl *col = &ins->tab->cols[tc];
+					size_t c = 0;
+					while (c < ins->rows[r].n_vals && ins->col_of[c] != col)
+						c++;
+					if (!col->def || c < ins->rows[r].n_vals)
+						continue;
+					sb_printf(meta, " %s=", col->name);
+					cg_meta_value(meta, col->def);
+				}
 				sb_putc(meta, '\n');
 			}
 		}
@@ -487,6 +499,21 @@ static void build_meta(struct strbuf *meta, const struct ir_chain *ir)
 		if (m->tab->merge == MERGE_LAST)
 			sb_printf(meta, " %s", m->tab->merge_ts.name);
 		sb_putc(meta, '\n');
+	}
+	/* column defaults: what restore and update put into a column that
+	 * the old rows lack (maps/snapshot.c adn_snap_table_apply_defaults) */
+	for (size_t mi = 0; mi < ir->n_maps; mi++) {
+		const struct ir_map *m = &ir->maps[mi];
+		if (!m->tab || m->kind == MAP_RINGBUF)
+			continue;
+		for (size_t c = 0; c < m->tab->n_cols; c++) {
+			const struct column_decl *col = &m->tab->cols[c];
+			if (!col->def || col->primary_key)
+				continue;
+			sb_printf(meta, "default=%s.%s %s ", m->el->name, m->tab->name, col->name);
+			cg_meta_value(meta, col->def);
+			sb_putc(meta, '\n');
+		}
 	}
 }
 

@@ -1004,6 +1004,13 @@ struct interp *interp_new(const struct ir_chain *ir)
 			for (size_t r = 0; r < ins->n_rows; r++) {
 				memset(key, 0, (size_t)t->ks);
 				memset(val, 0, (size_t)t->vs);
+				/* columns left out: their DEFAULT (the row= line
+				 * carries it, codegen_bpf.c build_meta) */
+				for (size_t ci = 0; ci < ins->tab->n_cols; ci++) {
+					const struct column_decl *col = &ins->tab->cols[ci];
+					if (col->def && !col->primary_key)
+						store_literal(in, val + t->off[ci], col->type, col->def);
+				}
 				for (size_t ci = 0; ci < ins->rows[r].n_vals; ci++) {
 					const struct column_decl *col = ins->col_of[ci];
 					int i = col_index(ins->tab, col);

@@ -528,10 +528,21 @@ static void parse_table(struct parser *p, struct element_decl *el, bool is_log, 
 			continue;
 		}
 		struct name_ref col = expect_name(p, "a column name");
-		struct column_decl c = { col.name, parse_type(p), col.loc, false };
-		if (accept_kw(p, "PRIMARY")) {
-			expect_kw(p, "KEY");
-			c.primary_key = true;
+		struct column_decl c = { col.name, parse_type(p), col.loc, false, NULL };
+		for (;;) { /* PRIMARY KEY and DEFAULT literal, in either order */
+			const struct token *k = peek(p);
+			if (accept_kw(p, "PRIMARY")) {
+				expect_kw(p, "KEY");
+				c.primary_key = true;
+			} else if (accept_kw(p, "DEFAULT")) {
+				struct expr *d = parse_literal(p);
+				if (c.def)
+					diag_error(p->d, k->loc, "column '%s' has more than one DEFAULT", c.name);
+				else
+					c.def = d;
+			} else {
+				break;
+			}
 		}
 		ARENA_PUSH(p->a, t.cols, t.n_cols, t.cap_cols, c);
 	} while (accept(p, TOK_COMMA));

@@ -758,6 +758,37 @@ static void check_merge(struct resolver *r, struct table_decl *t)
 	}
 }
 
+/* col TYPE DEFAULT literal (docs/language.md "State tables"): a value
+ * column of a state table; integers, BOOL, REAL, CHAR(n). */
+static void check_column_default(struct resolver *r, struct element_decl *el, struct table_decl *t,
+				 struct column_decl *c)
+{
+	if (!c->def)
+		return;
+	if (t->kind == TABLE_LOG) {
+		diag_error(r->d, c->def->loc, "column '%s' of log table '%s' cannot have a DEFAULT (a log INSERT gives every column)",
+			   c->name, t->name);
+		c->def = NULL;
+		return;
+	}
+	if (c->primary_key) {
+		diag_error(r->d, c->def->loc, "key column '%s' of table '%s' cannot have a DEFAULT (every row gives its key)",
+			   c->name, t->name);
+		c->def = NULL;
+		return;
+	}
+	if (c->type.kind == TY_TIMESTAMP || c->type.kind == TY_BYTES || rs_is_meta_enum(c->type)) {
+		diag_error(r->d, c->def->loc, "column '%s' of type %s cannot have a DEFAULT (integers, BOOL, REAL and CHAR(n) can)",
+			   c->name, rs_tname(r, c->type));
+		c->def = NULL;
+		return;
+	}
+	struct scope s = { .el = el };
+	rs_resolve_expr(r, &s, c->def);
+	if (!rs_check_assign(r, c->type, c->def, arena_printf(r->a, "column '%s' of '%s'", c->name, t->name)))
+		c->def = NULL;
+}
+
 static void resolve_table(struct resolver *r, struct element_decl *el, struct table_decl *t)
 {
 	check_ident(r, t->name, t->loc, "table");
@@ -779,6 +810,8 @@ static void resolve_table(struct resolver *r, struct element_decl *el, struct ta
 			diag_error(r->d, c->loc, "column '%s': BYTES columns are not supported in tables (use CHAR(n))", c->name);
 		n_keys += c->primary_key;
 	}
+	for (size_t i = 0; i < t->n_cols; i++)
+		check_column_default(r, el, t, &t->cols[i]);
 	if (t->kind == TABLE_LOG) {
 		if (n_keys)
 			diag_error(r->d, t->loc, "log table '%s' cannot have a PRIMARY KEY (it is append-only)", t->name);
@@ -831,7 +864,7 @@ static void resolve_rows(struct resolver *r, struct element_decl *el, struct row
 			if (ins->col_of[i] && ins->col_of[k] == ins->col_of[i])
 				diag_error(r->d, ins->cols[i].loc, "column '%s' is listed twice", ins->cols[i].name);
 	}
-	/* a column left out is zero, but a row needs its key (the loader
+	/* a column left out is its DEFAULT or zero, but a row needs its key (the loader
 	 * refuses a row= line without one: maps/row.c adn_row_parse) */
 	for (size_t c = 0; ins->has_cols && c < t->n_cols; c++) {
 		size_t i = 0;

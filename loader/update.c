@@ -73,6 +73,7 @@ struct swap {
 	struct adn_snap old_schema; /* tables_from's schema */
 	const char *element;        /* migrate --element: only its tables come from tables_from */
 	struct adn_snap own_schema; /* with element: the chain's own schema, for the others */
+	const struct adn_meta *new_meta; /* NEW_OBJ's .adn.meta (NULL: none): column defaults */
 	int converted, reused, created;
 };
 
@@ -212,6 +213,9 @@ static int plan_maps(struct swap *w, struct adn_err *err)
 				    bpf_map__value_size(map), bpf_map__map_flags(map));
 		e->live.merge = ot->merge;
 		snprintf(e->live.merge_col, sizeof(e->live.merge_col), "%s", ot->merge_col);
+		/* columns the old rows lack get NEW_OBJ's DEFAULTs */
+		if (w->new_meta && adn_snap_table_apply_defaults(&e->live, w->new_meta, err))
+			return -EINVAL;
 		/* check now that the old rows convert (no changed type) */
 		struct adn_snap a = { .n = 1, .t = (struct adn_snap_table *)ot };
 		struct adn_snap b = { .n = 1, .t = &e->live };
@@ -592,18 +596,14 @@ static bool is_new_table(const struct bpf_map *map, void *ctx)
 	return false;
 }
 
-static int new_tables_rows(struct swap *w, const char *obj, struct adn_err *err)
+static int new_tables_rows(struct swap *w, struct adn_err *err)
 {
-	struct adn_meta meta;
-	int rc;
-
 	if (!w->created)
 		return 0;
-	if (adn_meta_read_elf(&meta, obj, err))
-		return -1;
-	rc = loader_write_initial_rows(w->obj, &meta, is_new_table, w, err);
-	adn_meta_free(&meta);
-	return rc;
+	if (!w->new_meta)
+		return adn_err_set(err, ENOENT, "NEW_OBJ has no .adn.meta: the initial rows of its "
+				   "new tables are unknown");
+	return loader_write_initial_rows(w->obj, w->new_meta, is_new_table, w, err);
 }
 
 /* ---- update ---------------------------------------------------------------- */
@@ -617,10 +617,11 @@ static void update_usage(FILE *out)
 		"its state. Maps whose layout (type, sizes, capacity, flags, columns by\n"
 		"BTF) is unchanged are reused as they are (bpf_map__reuse_fd): counters and\n"
 		"rate limiters carry on. A table whose layout changed gets a new map: its\n"
-		"rows are copied, converted by column name (added columns zero, removed\n"
-		"ones dropped; a changed type is refused before anything changes), then,\n"
-		"after the swap, the updates the old code made meanwhile are added by the\n"
-		"table's merge policy. The swap is one write of slot 0 of the chain's\n"
+		"rows are copied, converted by column name (added columns get their\n"
+		"DSL DEFAULT, else zero; removed ones dropped; a changed type is refused\n"
+		"before anything changes), then, after the swap, the updates the old code\n"
+		"made meanwhile are added by the table's merge policy. The swap is one\n"
+		"write of slot 0 of the chain's\n"
 		"adn_progs (the dispatcher's tail call): every connection, open or new,\n"
 		"runs the new code from its next sendmsg; no frame sees old and new\n"
 		"elements mixed. With elements at the receiver's sk_skb, slot 0 of\n"
@@ -715,6 +716,10 @@ int cmd_update(int argc, char **argv)
 	rc = adn_snap_schema(&w.old_schema, chain, &err);
 	if (!rc)
 		rc = open_obj(&w, elf, len, obj, &err);
+	struct adn_meta new_meta;
+	struct adn_err merr;
+	if (!rc && adn_meta_read_elf(&new_meta, obj, &merr) == 0)
+		w.new_meta = &new_meta;
 	if (!rc) {
 		rc = plan_maps(&w, &err);
 		if (rc == -EINVAL)
@@ -724,7 +729,7 @@ int cmd_update(int argc, char **argv)
 		rc = load_obj(&w, obj, &err);
 	/* tables new in NEW_OBJ start with their DSL rows (INSERT ... VALUES) */
 	if (!rc)
-		rc = new_tables_rows(&w, obj, &err);
+		rc = new_tables_rows(&w, &err);
 	/* pins: new programs, new/converted tables, the object (staged) */
 	struct pinset ps = { 0 };
 	int ofd = -1;
@@ -772,6 +777,8 @@ int cmd_update(int argc, char **argv)
 			       chain, obj, w.reused, w.converted, w.created, t1 - t0, t2 - t1);
 	}
 	swap_free(&w);
+	if (w.new_meta)
+		adn_meta_free(&new_meta);
 	close(lock_fd);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	free(elf);

@@ -28,6 +28,7 @@ struct adn_meta {
 	struct adn_str_list params;   /* "fault.probability=0.05" */
 	struct adn_str_list logs;     /* "logging.log" */
 	struct adn_str_list merges;   /* "count.hits SUM" (absent: UNION) */
+	struct adn_str_list defaults; /* "acl.ac_tab level 7": column DEFAULTs */
 };
 
 /* Reads section .adn.meta of the ELF object at path. */

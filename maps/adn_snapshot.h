@@ -34,6 +34,7 @@ struct adn_snap_col {
 	enum adn_col_kind kind;
 	uint32_t offset, size;
 	bool is_signed, is_bool;
+	uint16_t def; /* value column with a DEFAULT: 1 + its offset in the table's defs */
 };
 
 struct adn_snap_table {
@@ -45,6 +46,11 @@ struct adn_snap_table {
 	struct adn_snap_col key[ADN_MAX_COLS], val[ADN_MAX_COLS];
 	enum adn_merge merge;
 	char merge_col[64]; /* ADN_MERGE_LAST: the TIMESTAMP column */
+	/* column DEFAULTs (.adn.meta default= lines; not part of the schema
+	 * text nor of the file): per column with one, its text, NUL, then
+	 * its bytes (size of the column) */
+	char defs[1024];
+	uint32_t defs_used;
 	uint64_t nrows, cap;
 	uint8_t *keys; /* nrows * key_size */
 	uint8_t *vals; /* nrows * value_size * ncpus, copies packed */
@@ -77,8 +83,21 @@ int adn_snap_write(const struct adn_snap *s, const char *path, struct adn_err *e
  * layout hash) before returning. */
 int adn_snap_read(struct adn_snap *s, const char *path, struct adn_err *err);
 
-/* Merge policies of a chain's tables from its .adn.meta merge= lines. */
+/* Merge policies and column defaults of a chain's tables from its
+ * .adn.meta merge= and default= lines. */
 int adn_snap_apply_meta(struct adn_snap *s, const struct adn_meta *meta, struct adn_err *err);
+/* The default= lines of one table (name "element.table") into t: what a
+ * conversion puts into a value column the old rows lack. */
+int adn_snap_table_apply_defaults(struct adn_snap_table *t, const struct adn_meta *meta,
+				  struct adn_err *err);
+
+/* A value column's DEFAULT as text ("7", "a b"), or NULL; its bytes
+ * (c->size of them) follow the text's NUL. */
+static inline const char *adn_snap_col_default(const struct adn_snap_table *t,
+					       const struct adn_snap_col *c)
+{
+	return c->def ? t->defs + c->def - 1 : NULL;
+}
 
 /* Schema text of one table (what the layout hash covers). */
 void adn_snap_table_schema(const struct adn_snap_table *t, char *buf, size_t len);
@@ -86,7 +105,8 @@ uint32_t adn_snap_layout_hash(const struct adn_snap *s);
 
 /* Writes the snapshot into the attached chain: for each table of the chain
  * that the snapshot has, the table ends up holding exactly the snapshot's
- * rows (converted: added columns zero, removed columns dropped; a changed
+ * rows (converted: added columns get their DEFAULT from the chain's
+ * .adn.meta, else zero; removed columns dropped; a changed
  * type is refused). Everything is checked and converted in memory first;
  * nothing is written unless all tables convert. notes (may be NULL) gets
  * one line per dropped column / table. */

@@ -72,6 +72,8 @@ static int parse_line(struct adn_meta *meta, char *line, int lineno, struct adn_
 		rc = list_push(&meta->logs, value);
 	} else if (!strcmp(key, "merge")) {
 		rc = list_push(&meta->merges, value);
+	} else if (!strcmp(key, "default")) {
+		rc = list_push(&meta->defaults, value);
 	}
 	return rc ? adn_err_set(err, ENOMEM, "out of memory") : 0;
 }
@@ -179,5 +181,6 @@ void adn_meta_free(struct adn_meta *meta)
 	free(meta->params.v);
 	free(meta->logs.v);
 	free(meta->merges.v);
+	free(meta->defaults.v);
 	memset(meta, 0, sizeof(*meta));
 }

@@ -183,6 +183,7 @@ struct conv {
 	const struct adn_snap_table *f; /* from (file) */
 	const struct adn_snap_table *l; /* to (live) */
 	bool identical;
+	bool defaults; /* a value column f lacks gets its DEFAULT (else zero) */
 	int kmap[ADN_MAX_COLS], vmap[ADN_MAX_COLS];
 };
 
@@ -215,6 +216,10 @@ static void note_new_col(const struct adn_snap_table *l, const struct adn_snap_c
 		param_name(p, sizeof(p), c->name);
 		snprintf(line, sizeof(line), "parameter %s is not in the snapshot: keeps its "
 			 "current value", p);
+	} else if (adn_snap_col_default(l, c)) {
+		snprintf(line, sizeof(line), "table %.128s: column '%.64s' is new: set to its "
+			 "default %.200s in every restored row", l->name, c->name,
+			 adn_snap_col_default(l, c));
 	} else {
 		snprintf(line, sizeof(line), "table %.128s: column '%.64s' is new: set to zero in "
 			 "every restored row", l->name, c->name);
@@ -244,6 +249,7 @@ static int conv_init(struct conv *cv, const struct adn_snap_table *f,
 {
 	cv->f = f;
 	cv->l = l;
+	cv->defaults = true;
 	cv->identical = f->key_size == l->key_size && f->value_size == l->value_size &&
 			f->nkey == l->nkey && f->nval == l->nval;
 	for (int side = 0; side < 2; side++) {
@@ -288,12 +294,18 @@ static int conv_init(struct conv *cv, const struct adn_snap_table *f,
 	return 0;
 }
 
+/* defs: the table whose DEFAULTs fill the columns src lacks (NULL: none) */
 static void conv_cols(const struct adn_snap_col *lc, int ln, const struct adn_snap_col *fc,
-		      const int *map, uint8_t *dst, const uint8_t *src)
+		      const int *map, uint8_t *dst, const uint8_t *src,
+		      const struct adn_snap_table *defs)
 {
-	for (int i = 0; i < ln; i++)
+	for (int i = 0; i < ln; i++) {
+		const char *d;
 		if (map[i] >= 0)
 			memcpy(dst + lc[i].offset, src + fc[map[i]].offset, lc[i].size);
+		else if (defs && (d = adn_snap_col_default(defs, &lc[i])))
+			memcpy(dst + lc[i].offset, d + strlen(d) + 1, lc[i].size);
+	}
 }
 
 static void conv_key(const struct conv *cv, uint8_t *dst, const uint8_t *src)
@@ -303,16 +315,19 @@ static void conv_key(const struct conv *cv, uint8_t *dst, const uint8_t *src)
 		return;
 	}
 	memset(dst, 0, cv->l->key_size);
-	conv_cols(cv->l->key, cv->l->nkey, cv->f->key, cv->kmap, dst, src);
+	conv_cols(cv->l->key, cv->l->nkey, cv->f->key, cv->kmap, dst, src, NULL);
 }
 
-/* one value copy; dst holds the base (zero, or the live row for params) */
-static void conv_val(const struct conv *cv, uint8_t *dst, const uint8_t *src)
+/* one value copy; dst holds the base (zero, or the live row for params).
+ * New columns get their DEFAULT in the first copy only (defaults): a
+ * per-CPU row then sums to it. */
+static void conv_val(const struct conv *cv, uint8_t *dst, const uint8_t *src, bool defaults)
 {
 	if (cv->identical)
 		memcpy(dst, src, cv->l->value_size);
 	else
-		conv_cols(cv->l->val, cv->l->nval, cv->f->val, cv->vmap, dst, src);
+		conv_cols(cv->l->val, cv->l->nval, cv->f->val, cv->vmap, dst, src,
+			  defaults && cv->defaults ? cv->l : NULL);
 }
 
 /* Sums the numeric columns of all copies of a row (from layout) into one. */
@@ -332,11 +347,11 @@ static void conv_row_sys(const struct conv *cv, uint8_t *dst, const uint8_t *src
 
 	if (f->ncpus == l->ncpus) {
 		for (uint32_t c = 0; c < l->ncpus; c++)
-			conv_val(cv, dst + c * stride, src + (size_t)c * f->value_size);
+			conv_val(cv, dst + c * stride, src + (size_t)c * f->value_size, c == 0);
 		return;
 	}
 	collapse(f, src, scratch);
-	conv_val(cv, dst, scratch);
+	conv_val(cv, dst, scratch, true);
 }
 
 /* ---- writing rows -------------------------------------------------------- */
@@ -406,6 +421,11 @@ static int stage(struct staged *sg, const struct conv *cv, const uint8_t *base,
 			uint32_t idx;
 			memcpy(&idx, k, 4);
 			if (idx >= l->max_entries) {
+				/* zero but for the DEFAULTs: dropped like a zero row */
+				struct conv nd = *cv;
+				nd.defaults = false;
+				memset(v, 0, sg->vstride);
+				conv_row_sys(&nd, v, f->vals + r * adn_snap_row_vsize(f), scratch);
 				bool zero = true;
 				for (size_t b = 0; b < sg->vstride; b++)
 					zero &= !v[b];
@@ -977,6 +997,9 @@ int adn_snap_delta_fd(const struct adn_snap_table *b, const struct adn_snap_tabl
 	rc = conv_init(&cv, a, l, NULL, NULL, err);
 	if (rc)
 		goto out;
+	/* a new row of the delta gets the DEFAULTs; a SUM delta is added to
+	 * the target's row, which has them already */
+	cv.defaults = a->merge != ADN_MERGE_SUM;
 	if (!d || !da || !db || !sys || !cur || !key || (b && kidx_build(&x, b))) {
 		rc = adn_err_set(err, ENOMEM, "out of memory");
 		goto out;
@@ -1011,7 +1034,7 @@ int adn_snap_delta_fd(const struct adn_snap_table *b, const struct adn_snap_tabl
 			sub_copy(a, d, da, vb ? db : NULL);
 			memset(scr, 0, ad.scratch_size);
 			memcpy(scr, key, l->key_size);
-			conv_val(&cv, scr + ad.ks8, d);
+			conv_val(&cv, scr + ad.ks8, d, false);
 			rc = adder_run(&ad, scr, l->name, err);
 			continue;
 		}

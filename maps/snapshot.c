@@ -23,6 +23,7 @@
 #include "adn_err.h"
 #include "adn_meta.h"
 #include "adn_pinned.h"
+#include "adn_scalar.h"
 #include "adn_snapshot.h"
 
 #define SEC_CHAIN 1
@@ -483,6 +484,104 @@ int adn_snap_apply_meta(struct adn_snap *s, const struct adn_meta *meta, struct 
 			s->t[t].merge = m;
 			snprintf(s->t[t].merge_col, sizeof(s->t[t].merge_col), "%s", col);
 		}
+	}
+	for (int t = 0; t < s->n; t++) {
+		int rc = adn_snap_table_apply_defaults(&s->t[t], meta, err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* A DEFAULT's text into the column's bytes (dst: c->size bytes). */
+static int def_bytes(const struct adn_snap_col *c, const char *text, uint8_t *dst)
+{
+	char *end;
+	uint64_t v;
+
+	memset(dst, 0, c->size);
+	switch (c->kind) {
+	case ADN_COL_STRING:
+		if (strlen(text) > c->size)
+			return -ERANGE;
+		memcpy(dst, text, strlen(text));
+		return 0;
+	case ADN_COL_INT:
+		if (c->size > 8)
+			return -EINVAL;
+		if (!strcasecmp(text, "true") || !strcasecmp(text, "false")) {
+			v = !strcasecmp(text, "true");
+		} else {
+			errno = 0;
+			v = *text == '-' ? (uint64_t)strtoll(text, &end, 0) : strtoull(text, &end, 0);
+			if (errno || end == text || *end)
+				return -EINVAL;
+		}
+		for (uint32_t b = 0; b < c->size; b++) /* little-endian, as BPF maps on x86/arm64 */
+			dst[b] = (uint8_t)(v >> (8 * b));
+		return 0;
+	case ADN_COL_REAL:
+		if (c->size != 8 || adn_real_parse(text, &v))
+			return -EINVAL;
+		memcpy(dst, &v, 8);
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+/* "'a b'" -> "a b" ('' is one quote); anything else as it is */
+static void unquote(char *out, size_t len, const char *in)
+{
+	size_t o = 0;
+
+	if (*in != '\'') {
+		snprintf(out, len, "%s", in);
+		return;
+	}
+	for (in++; *in && o + 1 < len; in++) {
+		if (*in == '\'') {
+			if (in[1] != '\'')
+				break;
+			in++;
+		}
+		out[o++] = *in;
+	}
+	out[o] = '\0';
+}
+
+int adn_snap_table_apply_defaults(struct adn_snap_table *t, const struct adn_meta *meta,
+				  struct adn_err *err)
+{
+	for (int i = 0; i < meta->defaults.n; i++) {
+		const char *line = meta->defaults.v[i];
+		char table[128] = "", col[64] = "", text[512];
+		int pos = 0;
+		if (sscanf(line, "%127s %63s %n", table, col, &pos) < 2 || !pos || !line[pos])
+			return adn_err_set(err, EINVAL, ".adn.meta: bad default line '%s' (expected "
+					   "ELEMENT.TABLE COLUMN VALUE)", line);
+		if (strcmp(table, t->name))
+			continue;
+		int c = -1;
+		for (int k = 0; k < t->nval; k++)
+			if (!strcmp(t->val[k].name, col))
+				c = k;
+		if (c < 0)
+			return adn_err_set(err, EINVAL, ".adn.meta: default for table %s: no value "
+					   "column '%s'", table, col);
+		unquote(text, sizeof(text), line + pos);
+		struct adn_snap_col *sc = &t->val[c];
+		size_t tl = strlen(text) + 1;
+		if (t->defs_used + tl + sc->size > sizeof(t->defs))
+			return adn_err_set(err, E2BIG, ".adn.meta: table %s: the column defaults take "
+					   "more than %zu bytes", table, sizeof(t->defs));
+		char *at = t->defs + t->defs_used;
+		memcpy(at, text, tl);
+		if (def_bytes(sc, text, (uint8_t *)at + tl))
+			return adn_err_set(err, EINVAL, ".adn.meta: table %s: default '%s' does not fit "
+					   "column '%s' (%s)", table, text, col, sc->type);
+		sc->def = (uint16_t)(t->defs_used + 1);
+		t->defs_used += (uint32_t)(tl + sc->size);
 	}
 	return 0;
 }

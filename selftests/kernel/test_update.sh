@@ -120,4 +120,42 @@ expect_eq "with acl again: alice passes" 50 "$(outcome alice ok)"
 grep -q 'not an eBPF object' "$TEST_TMP/upd.err" || fail "unclear refusal: $(cat "$TEST_TMP/upd.err")"
 stop_server
 "$ADN_LOAD" detach $CHE >/dev/null || fail "detach $CHE"
+# Column DEFAULTs (schema evolution): v2 of the kv chain adds
+# `level UINT32 DEFAULT 7` to acl.ac_tab. A hot update from v1 converts the
+# table: the old rows get level 7; so does a v1 snapshot restored into a
+# fresh v2 chain (with a note saying so), and v2's own initial rows.
+CHD=adntest-update-def CHD2=adntest-update-def2 PORTD=17121 PORTD2=17122
+mkdir -p "$TEST_TMP/dv1" "$TEST_TMP/dv2"
+cp "$ADN_ROOT/examples/kv/kv.adn" "$TEST_TMP/dv1.adn"
+sed 's/^\(  CREATE TABLE ac_tab (username CHAR(16) PRIMARY KEY, permission CHAR(2)\))$/\1, level UINT32 DEFAULT 7)/' \
+	"$ADN_ROOT/examples/kv/kv.adn" >"$TEST_TMP/dv2.adn"
+grep -q 'level UINT32 DEFAULT 7)$' "$TEST_TMP/dv2.adn" || fail "dv2.adn has no level column"
+for v in dv1 dv2; do
+	"$ADNC" "$TEST_TMP/$v.adn" -o "$TEST_TMP/$v" >"$TEST_TMP/adnc.out" 2>&1 ||
+		fail "adnc $v.adn: $(cat "$TEST_TMP/adnc.out")"
+done
+levels() { "$ADNCTL" table "$1" acl.ac_tab list --json | jq -c 'sort_by(.username) | map({(.username): .level}) | add'; }
+make_cgroup CGD update-def
+"$ADN_LOAD" attach --cgroup "$CGD" --port $PORTD --name $CHD "$TEST_TMP/dv1/kv.bpf.o" >/dev/null ||
+	fail "attach $CHD"
+on_exit "'$ADN_LOAD' detach '$CHD'"
+"$ADNCTL" table $CHD acl.ac_tab insert username=carol permission=W >/dev/null || fail "insert carol"
+"$ADN_LOAD" snapshot $CHD -o "$TEST_TMP/dv1.snap" >/dev/null || fail "snapshot $CHD"
+o=$("$ADN_LOAD" update $CHD "$TEST_TMP/dv2/kv.bpf.o" --json) || fail "update to dv2: $o"
+jq -e '.converted == 1' <<<"$o" >/dev/null || fail "acl.ac_tab was not converted: $o"
+expect_eq "update: old rows get the new column's DEFAULT" '{"alice":7,"bob":7,"carol":7}' "$(levels $CHD)"
+make_cgroup CGD2 update-def2
+"$ADN_LOAD" attach --cgroup "$CGD2" --port $PORTD2 --name $CHD2 "$TEST_TMP/dv2/kv.bpf.o" >/dev/null ||
+	fail "attach $CHD2"
+on_exit "'$ADN_LOAD' detach '$CHD2'"
+expect_eq "initial rows get the DEFAULT" '{"alice":7,"bob":7}' "$(levels $CHD2)"
+"$ADNCTL" table $CHD2 acl.ac_tab insert username=alice permission=W level=1 >/dev/null ||
+	fail "set alice's level"
+"$ADN_LOAD" restore $CHD2 "$TEST_TMP/dv1.snap" >"$TEST_TMP/restore.out" 2>&1 ||
+	fail "restore dv1.snap into $CHD2: $(cat "$TEST_TMP/restore.out")"
+grep -q "table acl.ac_tab: column 'level' is new: set to its default 7 in every restored row" \
+	"$TEST_TMP/restore.out" || fail "restore: no note for the new column: $(cat "$TEST_TMP/restore.out")"
+expect_eq "restore: old rows get the new column's DEFAULT" '{"alice":7,"bob":7,"carol":7}' "$(levels $CHD2)"
+"$ADN_LOAD" detach $CHD2 >/dev/null || fail "detach $CHD2"
+"$ADN_LOAD" detach $CHD >/dev/null || fail "detach $CHD"
 echo ok

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "adnc.h"
+#include "interp.h"
 #include "tokenize.h"
 
 static const char *root(void)
@@ -537,6 +538,75 @@ START_TEST(test_state_bpf_shape)
 }
 END_TEST
 
+/* Column DEFAULTs: initial rows that leave a column out get it (row= line
+ * and interpreter), and a default= line per column for restore / update. */
+START_TEST(test_column_default)
+{
+	const char *src =
+		"CREATE SERVICE s PORT 9000 (METHOD get REQUEST (user CHAR(16), n UINT32) RESPONSE (ok BOOL));\n"
+		"CREATE ELEMENT e (n UINT32) BEGIN\n"
+		"  CREATE TABLE kv (k UINT32 PRIMARY KEY, a UINT32, b UINT32 DEFAULT 7,\n"
+		"                   s CHAR(4) DEFAULT 'h i', r REAL DEFAULT 1.5, f BOOL DEFAULT TRUE,\n"
+		"                   m INT16 DEFAULT -3) CAPACITY 8;\n"
+		"  INSERT INTO kv (k, a) VALUES (1, 5);\n"
+		"  INSERT INTO kv VALUES (2, 6, 8, 'x', 2, FALSE, 4);\n"
+		"  ON REQUEST\n"
+		"    INSERT INTO output SELECT * FROM input JOIN kv ON kv.k = input.n;\n"
+		"END;\n"
+		"CREATE CHAIN c ON s (e);\n";
+	struct adnc_unit *u;
+	char *d = compile("default.adn", src, &u);
+	ck_assert_msg(u->ir, "does not compile:\n%s", d);
+	char *c = adnc_gen_bpf(u);
+	const char *want[] = {
+		"\"row=e.kv k=1 a=5 b=7 s='h i' r=1.5 f=true m=-3\\n\"",
+		"\"row=e.kv k=2 a=6 b=8 s=x r=2 f=false m=4\\n\"",
+		"\"default=e.kv b 7\\n\"",
+		"\"default=e.kv s 'h i'\\n\"",
+		"\"default=e.kv r 1.5\\n\"",
+		"\"default=e.kv f true\\n\"",
+		"\"default=e.kv m -3\\n\"",
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		ck_assert_msg(strstr(c, want[i]), "generated C lacks:\n%s\n---\n%s", want[i], c);
+	ck_assert_ptr_null(strstr(c, "default=e.kv a "));
+	ck_assert_ptr_null(strstr(c, "default=e.kv k "));
+
+	/* the interpreter's initial rows */
+	struct interp *in = interp_new(u->ir);
+	ck_assert_ptr_nonnull(in);
+	struct interp_table *t = interp_table_by_name(in, "e__kv");
+	ck_assert_ptr_nonnull(t);
+	uint32_t k = 1;
+	const uint8_t *v = interp_table_lookup(t, &k);
+	ck_assert_ptr_nonnull(v);
+	uint32_t a, b;
+	uint64_t r;
+	int16_t m;
+	memcpy(&a, v, 4);
+	memcpy(&b, v + 4, 4);
+	ck_assert_uint_eq(a, 5);
+	ck_assert_uint_eq(b, 7);
+	ck_assert_mem_eq(v + 8, "h i", 4);
+	memcpy(&r, v + 16, 8);
+	ck_assert_uint_eq(r, 3ull << 31); /* 1.5 in 32.32 */
+	ck_assert_uint_eq(v[24], 1);
+	memcpy(&m, v + 26, 2);
+	ck_assert_int_eq(m, -3);
+	k = 2;
+	v = interp_table_lookup(t, &k);
+	ck_assert_ptr_nonnull(v);
+	memcpy(&b, v + 4, 4);
+	ck_assert_uint_eq(b, 8);
+	ck_assert_mem_eq(v + 8, "x\0\0\0", 4);
+	ck_assert_uint_eq(v[24], 0);
+	interp_free(in);
+	free(c);
+	free(d);
+	adnc_unit_free(u);
+}
+END_TEST
+
 /* The reordering rule: moves allowed past an inert element, refused past
  * a logger and past another dropper; -O0 keeps the written order. */
 START_TEST(test_reorder)
@@ -1012,6 +1082,7 @@ static Suite *compiler_suite(void)
 	tcase_add_test(gen, test_features_compile_with_clang);
 	tcase_add_test(gen, test_state_compiles_with_clang);
 	tcase_add_test(gen, test_state_bpf_shape);
+	tcase_add_test(gen, test_column_default);
 	tcase_add_test(gen, test_cache_bpf_shape);
 	tcase_add_test(gen, test_reorder);
 	tcase_add_test(gen, test_ten_compiles_with_clang);

@@ -17,6 +17,7 @@
 #include "adn_meta.h"
 #include "adn_row.h"
 #include "adn_scalar.h"
+#include "adn_snapshot.h"
 
 /* ---- the BTF every test uses ---------------------------------------- */
 
@@ -572,6 +573,76 @@ START_TEST(test_meta_parse)
 }
 END_TEST
 
+/* default= lines: into a table's value columns, text and bytes */
+START_TEST(test_meta_defaults)
+{
+	static const char text[] = "version=0\nchain=kv\n"
+				   "default=acl.ac_tab level 7\n"
+				   "default=acl.ac_tab nm 'a b'\n"
+				   "default=acl.ac_tab neg -3\n"
+				   "default=acl.ac_tab on true\n"
+				   "default=acl.ac_tab ratio 1.5\n"
+				   "default=other.t x 1\n";
+	struct adn_meta m;
+	struct adn_err err;
+	struct adn_snap_table *t = calloc(1, sizeof(*t));
+	static const struct { const char *name; enum adn_col_kind kind; uint32_t off, size; } cols[] = {
+		{ "permission", ADN_COL_STRING, 0, 2 }, { "level", ADN_COL_INT, 4, 4 },
+		{ "nm", ADN_COL_STRING, 8, 4 },         { "neg", ADN_COL_INT, 12, 2 },
+		{ "on", ADN_COL_INT, 14, 1 },           { "ratio", ADN_COL_REAL, 16, 8 },
+	};
+
+	ck_assert_int_eq(adn_meta_parse(&m, text, sizeof(text), &err), 0);
+	ck_assert_int_eq(m.defaults.n, 6);
+	ck_assert_str_eq(m.defaults.v[1], "acl.ac_tab nm 'a b'");
+	snprintf(t->name, sizeof(t->name), "acl.ac_tab");
+	t->nval = 6;
+	for (int i = 0; i < 6; i++) {
+		snprintf(t->val[i].name, sizeof(t->val[i].name), "%s", cols[i].name);
+		t->val[i].kind = cols[i].kind;
+		t->val[i].offset = cols[i].off;
+		t->val[i].size = cols[i].size;
+	}
+	ck_assert_int_eq(adn_snap_table_apply_defaults(t, &m, &err), 0);
+	ck_assert_ptr_null(adn_snap_col_default(t, &t->val[0]));
+	const char *d = adn_snap_col_default(t, &t->val[1]);
+	uint32_t u32;
+	memcpy(&u32, d + strlen(d) + 1, 4);
+	ck_assert_str_eq(d, "7");
+	ck_assert_uint_eq(u32, 7);
+	d = adn_snap_col_default(t, &t->val[2]);
+	ck_assert_str_eq(d, "a b");
+	ck_assert_mem_eq(d + 4, "a b\0", 4);
+	d = adn_snap_col_default(t, &t->val[3]);
+	int16_t i16;
+	memcpy(&i16, d + strlen(d) + 1, 2);
+	ck_assert_int_eq(i16, -3);
+	d = adn_snap_col_default(t, &t->val[4]);
+	ck_assert_uint_eq((uint8_t)d[strlen(d) + 1], 1);
+	d = adn_snap_col_default(t, &t->val[5]);
+	uint64_t r;
+	memcpy(&r, d + strlen(d) + 1, 8);
+	ck_assert_uint_eq(r, 3ull << 31);
+	adn_meta_free(&m);
+
+	/* a default that does not fit, a column the table lacks */
+	static const char big[] = "version=0\nchain=kv\ndefault=acl.ac_tab permission abc\n";
+	static const char none[] = "version=0\nchain=kv\ndefault=acl.ac_tab nope 1\n";
+	memset(t->defs, 0, sizeof(t->defs));
+	t->defs_used = 0;
+	ck_assert_int_eq(adn_meta_parse(&m, big, sizeof(big), &err), 0);
+	ck_assert_int_lt(adn_snap_table_apply_defaults(t, &m, &err), 0);
+	ck_assert_str_eq(err.msg, ".adn.meta: table acl.ac_tab: default 'abc' does not fit column "
+				  "'permission' ()");
+	adn_meta_free(&m);
+	ck_assert_int_eq(adn_meta_parse(&m, none, sizeof(none), &err), 0);
+	ck_assert_int_lt(adn_snap_table_apply_defaults(t, &m, &err), 0);
+	ck_assert_str_eq(err.msg, ".adn.meta: default for table acl.ac_tab: no value column 'nope'");
+	adn_meta_free(&m);
+	free(t);
+}
+END_TEST
+
 START_TEST(test_meta_errors)
 {
 	struct adn_meta m;
@@ -636,6 +707,7 @@ static Suite *maps_suite(void)
 	tcase_add_test(tc, test_sql_string_quoting);
 	tcase_add_test(tc, test_meta_parse);
 	tcase_add_test(tc, test_meta_errors);
+	tcase_add_test(tc, test_meta_defaults);
 	tcase_add_test(tc, test_meta_read_elf);
 	suite_add_tcase(s, tc);
 	return s;
