@@ -13,22 +13,11 @@
 
 int tc_attach_dev(int prog_fd, struct net_att *att, char *err, size_t errlen)
 {
-	int saved, rc;
-	unsigned ifindex;
+	int saved, rc, ifindex = net_dev_enter(att, &saved, err, errlen);
 
-	rc = net_enter(att->netns, &saved);
-	if (rc) {
-		snprintf(err, errlen, "netns %s: %s", att->netns, strerror(-rc));
-		return rc;
-	}
-	ifindex = if_nametoindex(att->ifname);
-	if (!ifindex) {
-		rc = -errno;
-		snprintf(err, errlen, "device %s%s%s: %s", att->ifname, *att->netns != '-' ? "@" : "",
-			 *att->netns != '-' ? att->netns : "", strerror(errno));
-		goto out;
-	}
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex,
+	if (ifindex < 0)
+		return ifindex;
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 		    .attach_point = att->ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS);
 	rc = bpf_tc_hook_create(&hook);
 	if (rc && rc != -EEXIST) {
@@ -94,28 +83,18 @@ int tc_detach_dev(const struct net_att *att)
  * in one netlink request: packets see the old program or the new one. */
 int tc_replace_dev(int prog_fd, const struct net_att *att, char *err, size_t errlen)
 {
-	int saved, rc;
-	unsigned ifindex;
+	int saved, rc, ifindex = net_dev_enter(att, &saved, err, errlen);
 
-	rc = net_enter(att->netns, &saved);
-	if (rc) {
-		snprintf(err, errlen, "netns %s: %s", att->netns, strerror(-rc));
-		return rc;
-	}
-	ifindex = if_nametoindex(att->ifname);
-	if (!ifindex) {
-		rc = -errno;
-		snprintf(err, errlen, "device %s: %s", att->ifname, strerror(errno));
-	} else {
-		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex,
-			    .attach_point = att->ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS);
-		LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = prog_fd, .handle = att->handle,
-			    .priority = att->prio, .flags = BPF_TC_F_REPLACE);
-		rc = bpf_tc_attach(&hook, &opts);
-		if (rc)
-			snprintf(err, errlen, "%s: replace tc filter %s: %s", att->ifname,
-				 att->ingress ? "ingress" : "egress", strerror(-rc));
-	}
+	if (ifindex < 0)
+		return ifindex;
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+		    .attach_point = att->ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = prog_fd, .handle = att->handle,
+		    .priority = att->prio, .flags = BPF_TC_F_REPLACE);
+	rc = bpf_tc_attach(&hook, &opts);
+	if (rc)
+		snprintf(err, errlen, "%s: replace tc filter %s: %s", att->ifname,
+			 att->ingress ? "ingress" : "egress", strerror(-rc));
 	net_leave(saved);
 	return rc;
 }

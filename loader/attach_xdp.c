@@ -22,27 +22,17 @@ static unsigned mode_flags(const struct net_att *att)
 /* att->ingress doubles as "native mode" for XDP records. */
 int xdp_attach_dev(int prog_fd, struct net_att *att, bool native, char *err, size_t errlen)
 {
-	int saved, rc;
-	unsigned ifindex;
+	int saved, rc, ifindex;
 
 	att->ingress = native;
-	rc = net_enter(att->netns, &saved);
-	if (rc) {
-		snprintf(err, errlen, "netns %s: %s", att->netns, strerror(-rc));
-		return rc;
-	}
-	ifindex = if_nametoindex(att->ifname);
-	if (!ifindex) {
-		rc = -errno;
-		snprintf(err, errlen, "device %s: %s", att->ifname, strerror(errno));
-	} else {
-		rc = bpf_xdp_attach((int)ifindex, prog_fd, mode_flags(att) | XDP_FLAGS_UPDATE_IF_NOEXIST,
-				    NULL);
-		if (rc)
-			snprintf(err, errlen, "%s: attach XDP (%s): %s%s", att->ifname,
-				 native ? "native" : "generic", strerror(-rc),
-				 rc == -EBUSY || rc == -EEXIST ? " (the device already has an XDP program)" : "");
-	}
+	ifindex = net_dev_enter(att, &saved, err, errlen);
+	if (ifindex < 0)
+		return ifindex;
+	rc = bpf_xdp_attach(ifindex, prog_fd, mode_flags(att) | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
+	if (rc)
+		snprintf(err, errlen, "%s: attach XDP (%s): %s%s", att->ifname,
+			 native ? "native" : "generic", strerror(-rc),
+			 rc == -EBUSY || rc == -EEXIST ? " (the device already has an XDP program)" : "");
 	net_leave(saved);
 	return rc;
 }
@@ -69,24 +59,14 @@ int xdp_detach_dev(const struct net_att *att, int prog_fd)
  * another program is there now), in one netlink request. */
 int xdp_replace_dev(int prog_fd, int old_fd, const struct net_att *att, char *err, size_t errlen)
 {
-	int saved, rc;
-	unsigned ifindex;
+	int saved, rc, ifindex = net_dev_enter(att, &saved, err, errlen);
 
-	rc = net_enter(att->netns, &saved);
-	if (rc) {
-		snprintf(err, errlen, "netns %s: %s", att->netns, strerror(-rc));
-		return rc;
-	}
-	ifindex = if_nametoindex(att->ifname);
-	if (!ifindex) {
-		rc = -errno;
-		snprintf(err, errlen, "device %s: %s", att->ifname, strerror(errno));
-	} else {
-		LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = old_fd);
-		rc = bpf_xdp_attach((int)ifindex, prog_fd, mode_flags(att) | XDP_FLAGS_REPLACE, &opts);
-		if (rc)
-			snprintf(err, errlen, "%s: replace XDP program: %s", att->ifname, strerror(-rc));
-	}
+	if (ifindex < 0)
+		return ifindex;
+	LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = old_fd);
+	rc = bpf_xdp_attach(ifindex, prog_fd, mode_flags(att) | XDP_FLAGS_REPLACE, &opts);
+	if (rc)
+		snprintf(err, errlen, "%s: replace XDP program: %s", att->ifname, strerror(-rc));
 	net_leave(saved);
 	return rc;
 }

@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <net/if.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -48,6 +50,26 @@ void net_leave(int saved)
 	if (setns(saved, CLONE_NEWNET))
 		abort(); /* never go on in the wrong namespace */
 	close(saved);
+}
+
+int net_dev_enter(const struct net_att *att, int *saved, char *err, size_t errlen)
+{
+	int rc = net_enter(att->netns, saved);
+	unsigned ifindex;
+
+	if (rc) {
+		snprintf(err, errlen, "netns %s: %s", att->netns, strerror(-rc));
+		return rc;
+	}
+	ifindex = if_nametoindex(att->ifname);
+	if (!ifindex) {
+		rc = -errno;
+		snprintf(err, errlen, "device %s%s%s: %s", att->ifname, *att->netns != '-' ? "@" : "",
+			 *att->netns != '-' ? att->netns : "", strerror(errno));
+		net_leave(*saved);
+		return rc;
+	}
+	return (int)ifindex;
 }
 
 /* tc:egress:eth0:ns:HANDLE:PRIO:q  |  xdp:generic:eth0:ns */

@@ -25,6 +25,10 @@ struct net_att {
  * come back with through net_leave. 0 or -errno. */
 int net_enter(const char *netns, int *saved);
 void net_leave(int saved);
+/* net_enter(att's namespace), then att's device: its ifindex (> 0), with
+ * the namespace entered (net_leave(*saved) after), or -errno with err set
+ * and the namespace left. */
+int net_dev_enter(const struct net_att *att, int *saved, char *err, size_t errlen);
 
 int tc_attach_dev(int prog_fd, struct net_att *att, char *err, size_t errlen);
 int tc_detach_dev(const struct net_att *att);
