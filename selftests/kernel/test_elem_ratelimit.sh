@@ -52,7 +52,7 @@ expect_range "refill at 1/s while idle" 3 "$(floor_of "1 + $el")" "$ok"
 # request; one request at a time for 3 s takes the 20 and then every token
 # as it comes back: 20 + seconds, less under one token left at the end and
 # the first and last round trips.
-"$ADNCTL" table $CHAIN ratelimit.bucket insert key=0 tokens=0 last=0 || fail "reset the bucket"
+"$ADNCTL" table $CHAIN ratelimit.bucket insert id=0 tokens=0 last=0 || fail "reset the bucket"
 out=$(kv "$CG" $PORT --duration 3 --outstanding 1) || fail "3 s run: $out"
 s=$(run_seconds "$out")
 sent=$(jq -r .sent <<<"$out")

@@ -213,7 +213,7 @@ drop_case() { # ELEMENT -> a --case spec, or nothing
 	ratelimit_key) echo "dropped_single;repeat=1;param=ratelimit_key.burst=0;expect=reply" ;;
 	bandwidth) echo "dropped_single;repeat=1;param=bandwidth.rate=0;param=bandwidth.burst=0;expect=reply" ;;
 	circuitbreaker) echo "dropped_single;repeat=1;param=circuitbreaker.max_inflight=0;expect=reply" ;;
-	admission) echo "dropped_single;repeat=1;param=admission.min_requests=0;row=admission.stats key=0 total=100 ok=0;expect=reply" ;;
+	admission) echo "dropped_single;repeat=1;param=admission.min_requests=0;row=admission.stats id=0 total=100 ok=0;expect=reply" ;;
 	esac
 }
 
