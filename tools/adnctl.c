@@ -253,6 +253,23 @@ out:
 	return rc;
 }
 
+/* Writes hold the lock adn-load holds while it replaces maps (update,
+ * migrate, restore: maps/chain_dir.c), so a row written during a hot
+ * update lands in the map the new code uses, not in one about to be
+ * unpinned. -1 (write unlocked, as before) when there is no pin root: the
+ * open that follows says why. */
+static int write_lock(void)
+{
+	struct adn_err err;
+	return adn_pin_root_lock(&err);
+}
+
+static void write_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
 static int cmd_table(int argc, char **argv)
 {
 	struct adn_table t;
@@ -288,8 +305,10 @@ static int cmd_table(int argc, char **argv)
 		usage_hint("table");
 		return EXIT_USAGE;
 	}
+	int lock_fd = strcmp(op, "list") ? write_lock() : -1;
 	if (adn_table_open(&t, chain, table, &err)) {
 		error_line("table", "%s", err.msg);
+		write_unlock(lock_fd);
 		return EXIT_RUNTIME;
 	}
 	if (t.info.type == BPF_MAP_TYPE_RINGBUF) {
@@ -301,6 +320,7 @@ static int cmd_table(int argc, char **argv)
 		rc = table_write(&t, argc - 3, argv + 3, !strcmp(op, "delete"));
 	}
 	adn_table_close(&t);
+	write_unlock(lock_fd);
 	return rc;
 }
 
@@ -337,8 +357,10 @@ static int cmd_param(int argc, char **argv)
 	}
 	if (!valid_chain("param", argv[0]) || (argc >= 2 && !valid_dotted("param", "PARAM", argv[1])))
 		return EXIT_USAGE;
+	int lock_fd = argc == 3 ? write_lock() : -1;
 	if (adn_table_open_pin(&t, argv[0], "adn_params", "adn_params", &err)) {
 		error_line("param", "%s", err.msg);
+		write_unlock(lock_fd);
 		return EXIT_RUNTIME;
 	}
 	adn_cols_dot_names(&t.rt.val);
@@ -392,6 +414,7 @@ static int cmd_param(int argc, char **argv)
 out:
 	free(val);
 	adn_table_close(&t);
+	write_unlock(lock_fd);
 	return rc;
 }
 
