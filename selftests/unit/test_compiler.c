@@ -239,17 +239,27 @@ END_TEST
 
 /* ---- golden plans ---- */
 
+/* Compiles ROOT/rel (diagnostics named by its base name) and checks that
+ * it compiles; *src holds the text, which the unit points into. Returns
+ * the diagnostics. */
+static char *compile_repo(const char *rel, char **src, struct adnc_unit **u)
+{
+	char path[4096];
+	const char *slash = strrchr(rel, '/');
+	snprintf(path, sizeof(path), "%s/%s", root(), rel);
+	*src = slurp(path, NULL);
+	ck_assert_msg(*src, "cannot read %s", path);
+	char *d = compile(slash ? slash + 1 : rel, *src, u);
+	ck_assert_msg((*u)->ir, "%s does not compile:\n%s", rel, d);
+	return d;
+}
+
 static void check_golden(const char *adn, const char *golden)
 {
-	char path[4096], gpath[4096];
-	snprintf(path, sizeof(path), "%s/%s", root(), adn);
+	char gpath[4096], *src;
 	snprintf(gpath, sizeof(gpath), "%s/selftests/golden/%s", root(), golden);
-	char *src = slurp(path, NULL);
-	ck_assert_msg(src, "cannot read %s", path);
-	const char *slash = strrchr(adn, '/');
 	struct adnc_unit *u;
-	char *d = compile(slash ? slash + 1 : adn, src, &u);
-	ck_assert_msg(u->ir, "%s does not compile:\n%s", adn, d);
+	char *d = compile_repo(adn, &src, &u);
 	char *plan = adnc_gen_plan(u);
 	if (getenv("ADN_UPDATE_GOLDEN")) {
 		FILE *f = fopen(gpath, "w");
@@ -288,12 +298,9 @@ END_TEST
 /* The generated C of kv: the shape docs/internals.md §3 fixes. */
 START_TEST(test_kv_bpf_shape)
 {
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/examples/kv/kv.adn", root());
-	char *src = slurp(path, NULL);
+	char *src;
 	struct adnc_unit *u;
-	char *d = compile("kv.adn", src, &u);
-	ck_assert_ptr_nonnull(u->ir);
+	char *d = compile_repo("examples/kv/kv.adn", &src, &u);
 	char *c = adnc_gen_bpf(u);
 	const char *in_order[] = {
 		"#include \"adn_bpf.h\"",
@@ -461,12 +468,9 @@ END_TEST
  * offsets, ADN_ANSWER(size); reads from the frame after the header. */
 START_TEST(test_cache_bpf_shape)
 {
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/elements/cache/cache.adn", root());
-	char *src = slurp(path, NULL);
+	char *src;
 	struct adnc_unit *u;
-	char *d = compile("cache.adn", src, &u);
-	ck_assert_msg(u->ir, "cache.adn does not compile:\n%s", d);
+	char *d = compile_repo("elements/cache/cache.adn", &src, &u);
 	char *c = adnc_gen_bpf(u);
 	const char *in_order[] = {
 		"static __always_inline int cache_request(struct adn_frame *f)",
@@ -500,12 +504,9 @@ END_TEST
 /* The C of the statements that write state and rewrite fields. */
 START_TEST(test_state_bpf_shape)
 {
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/selftests/golden/state.adn", root());
-	char *src = slurp(path, NULL);
+	char *src;
 	struct adnc_unit *u;
-	char *d = compile("state.adn", src, &u);
-	ck_assert_msg(u->ir, "state.adn does not compile:\n%s", d);
+	char *d = compile_repo("selftests/golden/state.adn", &src, &u);
 	char *c = adnc_gen_bpf(u);
 	const char *want[] = {
 		"BPF_MAP_TYPE_PERCPU_ARRAY",
@@ -611,12 +612,9 @@ END_TEST
  * a logger and past another dropper; -O0 keeps the written order. */
 START_TEST(test_reorder)
 {
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/selftests/golden/reorder.adn", root());
-	char *src = slurp(path, NULL);
+	char *src;
 	struct adnc_unit *u;
-	char *d = compile("reorder.adn", src, &u);
-	ck_assert_msg(u->ir, "reorder.adn does not compile:\n%s", d);
+	char *d = compile_repo("selftests/golden/reorder.adn", &src, &u);
 	ir_reorder(&u->arena, u->ir, 0);
 	ck_assert_str_eq(u->ir->elems[1].decl->name, "tag");
 	ck_assert_uint_eq(u->ir->n_moves, 0);
@@ -718,12 +716,9 @@ END_TEST
  * user (acl, which may run at the receiver). */
 START_TEST(test_sender_only_layout)
 {
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/selftests/golden/sender_only.adn", root());
-	char *src = slurp(path, NULL);
+	char *src;
 	struct adnc_unit *u;
-	char *d = compile("sender_only.adn", src, &u);
-	ck_assert_msg(u->ir, "sender_only.adn does not compile:\n%s", d);
+	char *d = compile_repo("selftests/golden/sender_only.adn", &src, &u);
 	const struct ir_chain *ir = u->ir;
 	ck_assert_uint_eq(ir->n_net, 3);
 	ck_assert_uint_eq(ir->n_header, 1);
