@@ -22,12 +22,8 @@ on_exit "ip netns del $NS"
 ip -n $NS link set lo up || fail "lo up"
 make_cgroup CGA mig-a
 make_cgroup CGB mig-b
-for x in a:17107:CGA b:17108:CGB; do
-	IFS=: read -r n p v <<<"$x"
-	"$ADN_LOAD" attach --cgroup "${!v}" --port $p --name $CHAIN-$n "$TEST_TMP/v1.o" >/dev/null ||
-		fail "attach $n"
-	on_exit "'$ADN_LOAD' detach $CHAIN-$n"
-done
+KV_OBJ=$TEST_TMP/v1.o attach_chain $CHAIN-a 17107 "$CGA"
+KV_OBJ=$TEST_TMP/v1.o attach_chain $CHAIN-b 17108 "$CGB"
 start_server "$CGA" 17107
 # host b: its server and client run in the other namespace, in cgroup b
 start_bg server-b "$CGB" ip netns exec $NS "$KV_SERVER" --listen 127.0.0.1 --port 17108 \
@@ -90,12 +86,8 @@ expect_eq "b keeps the state after a is gone" $((sent + 500)) "$(hits $CHAIN-b a
 # One element's state only (--element count): c's count tables move to d,
 # its rate element keeps counting in c's own table, d's rate table is not
 # touched.
-for x in c:17113:CGA d:17114:CGB; do
-	IFS=: read -r n p v <<<"$x"
-	"$ADN_LOAD" attach --cgroup "${!v}" --port $p --name $CHAIN-$n "$TEST_TMP/v1.o" >/dev/null ||
-		fail "attach $n"
-	on_exit "'$ADN_LOAD' detach $CHAIN-$n"
-done
+KV_OBJ=$TEST_TMP/v1.o attach_chain $CHAIN-c 17113 "$CGA"
+KV_OBJ=$TEST_TMP/v1.o attach_chain $CHAIN-d 17114 "$CGB"
 consumed() { "$ADNCTL" table "$1" rate.bucket list --json | jq '.[0].consumed'; }
 "$ADN_LOAD" migrate $CHAIN-c --to $CHAIN-d --element nosuch 2>"$TEST_TMP/err"
 expect_eq "migrate of an element the chain lacks: exit" 4 $?
