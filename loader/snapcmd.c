@@ -8,8 +8,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <linux/bpf.h>
-
 #include "adn_chaindir.h"
 #include "adn_err.h"
 #include "adn_snapshot.h"
@@ -164,27 +162,6 @@ struct notes {
 	int n;
 };
 
-/* What a restore wrote: the file's tables that the chain has, and their
- * rows (array rows past the chain's capacity are zero and not written). */
-struct restored {
-	int tables;
-	uint64_t rows;
-};
-
-static uint64_t rows_that_fit(const struct adn_snap_table *f, const struct adn_snap_table *l)
-{
-	uint64_t n = 0;
-	uint32_t idx;
-
-	if (l->map_type != BPF_MAP_TYPE_ARRAY && l->map_type != BPF_MAP_TYPE_PERCPU_ARRAY)
-		return f->nrows;
-	for (uint64_t r = 0; r < f->nrows; r++) {
-		memcpy(&idx, f->keys + r * f->key_size, sizeof(idx));
-		n += idx < l->max_entries;
-	}
-	return n;
-}
-
 static const char *skipped_text(int n)
 {
 	static char buf[48];
@@ -193,25 +170,6 @@ static const char *skipped_text(int n)
 		return "";
 	snprintf(buf, sizeof(buf), " (%d skipped: not in the chain)", n);
 	return buf;
-}
-
-static int count_restored(const struct adn_snap *s, const char *chain, struct restored *out,
-			  struct adn_err *err)
-{
-	struct adn_snap live;
-	int rc = adn_snap_schema(&live, chain, err);
-
-	if (rc)
-		return rc;
-	memset(out, 0, sizeof(*out));
-	for (int i = 0; i < s->n; i++)
-		for (int j = 0; j < live.n; j++)
-			if (!strcmp(s->t[i].name, live.t[j].name)) {
-				out->tables++;
-				out->rows += rows_that_fit(&s->t[i], &live.t[j]);
-			}
-	adn_snap_free(&live);
-	return 0;
 }
 
 static void print_note(void *ctx, const char *line)
@@ -227,8 +185,10 @@ int cmd_restore(int argc, char **argv)
 	struct adn_snap s;
 	struct adn_err err;
 	struct notes notes = { 0 };
-	struct restored done;
-	struct adn_restore_opts opts = { .note = print_note, .ctx = &notes };
+	int tables = 0;
+	uint64_t rows = 0;
+	struct adn_restore_opts opts = { .note = print_note, .ctx = &notes, .tables = &tables,
+					 .rows = &rows };
 	int rc, lock_fd;
 
 	if (short_opts(argc, argv, "restore", restore_usage, NULL, &json))
@@ -263,8 +223,6 @@ int cmd_restore(int argc, char **argv)
 	}
 	rc = adn_snap_restore(&s, chain, &opts, &err);
 	double t2 = now_ms();
-	if (!rc)
-		rc = count_restored(&s, chain, &done, &err);
 	close(lock_fd);
 	if (rc) {
 		loader_error("restore", "%s: %s", file, err.msg);
@@ -274,13 +232,11 @@ int cmd_restore(int argc, char **argv)
 	if (json)
 		printf("{\"chain\":\"%s\",\"file\":\"%s\",\"tables\":%d,\"rows\":%" PRIu64
 		       ",\"skipped\":%d,\"notes\":%d,\"read_ms\":%.1f,\"write_ms\":%.1f}\n",
-		       chain, file, done.tables, done.rows, s.n - done.tables, notes.n, t1 - t0,
-		       t2 - t1);
+		       chain, file, tables, rows, s.n - tables, notes.n, t1 - t0, t2 - t1);
 	else
 		printf("restored %" PRIu64 " rows of %d tables%s from %s (chain %s) into %s "
 		       "(read %.1f ms, write %.1f ms)\n",
-		       done.rows, done.tables, skipped_text(s.n - done.tables), file, s.chain, chain,
-		       t1 - t0, t2 - t1);
+		       rows, tables, skipped_text(s.n - tables), file, s.chain, chain, t1 - t0, t2 - t1);
 	adn_snap_free(&s);
 	return EXIT_OK;
 }

@@ -113,6 +113,10 @@ uint32_t adn_snap_layout_hash(const struct adn_snap *s);
 struct adn_restore_opts {
 	void (*note)(void *ctx, const char *line);
 	void *ctx;
+	/* when not NULL, set after a restore: the tables written (the file's
+	 * tables the chain has) and their rows */
+	int *tables;
+	uint64_t *rows;
 };
 int adn_snap_restore(const struct adn_snap *s, const char *chain,
 		     const struct adn_restore_opts *opts, struct adn_err *err);

@@ -706,6 +706,10 @@ int adn_snap_restore(const struct adn_snap *s, const char *chain,
 	/* 2. write */
 	for (int i = 0; i < n && !rc; i++)
 		rc = write_staged(chain, &sg[i], err);
+	if (!rc && opts && opts->tables)
+		*opts->tables = n;
+	for (int i = 0; !rc && opts && opts->rows && i < n; i++)
+		*opts->rows += sg[i].nrows;
 out:
 	for (int i = 0; i < n; i++)
 		staged_free(&sg[i]);
