@@ -354,12 +354,9 @@ struct {
 SEC("sk_skb/stream_verdict")
 int adn_skb_dispatch(struct __sk_buff *skb)
 {
-	/* Slot 0, as a value the verifier cannot know (family is AF_INET = 2
-	 * or AF_INET6 = 10: sock_ops admits no other; strparser sets skb->sk
-	 * to the psock's socket around the verdict). With a constant index the
-	 * JIT turns the call into a direct jump and `update` re-patches live
-	 * code (text_poke); a 6.12 guest under QEMU TCG oopsed on that int3
-	 * mid-patch (adn_msg_dispatch). An indexed tail call patches nothing. */
+	/* Slot 0 as an index the verifier cannot know, for the reason given
+	 * in adn_msg_dispatch (bpf/adn_sk_msg.h); strparser sets skb->sk to
+	 * the psock's socket around the verdict, so family reads it. */
 	__u32 slot = skb->family >> 4;
 	struct adn_strp *st;
 
